@@ -1,0 +1,119 @@
+/* npu_backend: the interface every burst engine implements.
+ *
+ * A backend is a const table of function pointers (struct npu_backend_ops);
+ * its private struct embeds struct npu_backend first.  Backends are chosen
+ * by name from npu_backend_find(); an unknown name is an error.
+ *
+ * Bursts run in batches so a GPU can record many bursts per submission:
+ *
+ *     create(cfg) -> upload(net) -> { submit(batch) ... collect(&fires) }* -> destroy
+ *
+ * At most NPU_BACKEND_MAX_IN_FLIGHT batches may be submitted and not yet
+ * collected; collect() returns the oldest.  The driver submits batch k+1
+ * before writing batch k's fires, so a device runs while the host writes.
+ * Batches must be consecutive: each starts at the burst after the last one.
+ */
+#ifndef NPU_BACKEND_H
+#define NPU_BACKEND_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "net.h"
+
+#define NPU_BACKEND_MAX_IN_FLIGHT 2
+
+/* Device choice: the best device with the needed features (discrete, then
+ * integrated, then any, so lavapipe too), or only a real GPU, which is what
+ * --backend=auto asks for: create() then fails with NPU_E_BACKEND and the
+ * driver falls back to the CPU. */
+#define NPU_DEVICE_ANY (-1)
+#define NPU_DEVICE_HW_ONLY (-2)
+
+struct npu_backend_cfg {
+    int device_index;        /* >= 0: that device; NPU_DEVICE_ANY; NPU_DEVICE_HW_ONLY */
+    bool validation;         /* Vulkan: enable the Khronos validation layer */
+    uint32_t batch;          /* bursts per submission; 0 = automatic */
+    uint64_t max_device_bytes; /* 0 = the device's own limit */
+};
+
+struct npu_run_params {
+    int64_t power_q;         /* Q16 amount added to every power neuron each burst; 0 = off */
+};
+
+/* Host-expanded sensory input of one batch.  Burst first_burst+j injects
+ * q[k] into neuron id[k] for k in [off[j], off[j+1]).  Only read during submit. */
+struct npu_inject {
+    uint32_t first_burst;    /* bursts are numbered from 1 */
+    uint32_t count;
+    const uint32_t *off;     /* [count + 1] */
+    const uint32_t *id;
+    const int64_t *q;
+};
+
+/* Fire queues of one batch, as collect() returns them.  Within each burst ids
+ * are strictly ascending and mp[k] is the membrane potential of id[k] at
+ * firing.  The arrays belong to the backend and stay valid until the next
+ * submit/collect/destroy. */
+struct npu_fires {
+    uint32_t first_burst;
+    uint32_t count;
+    const uint32_t *off;     /* [count + 1] */
+    const uint32_t *id;
+    const float *mp;
+};
+
+/* A copy of the dynamic state, for tests and probes.  Caller frees with
+ * npu_state_free(). */
+struct npu_state {
+    uint32_t n;
+    float *mp;
+    uint16_t *countdown;
+    uint16_t *cfc;
+};
+
+struct npu_backend;
+
+struct npu_backend_ops {
+    const char *name;
+    /* Opens the device (if any).  On failure *out is NULL and err says why;
+     * NPU_E_BACKEND means "not available here". */
+    int (*create)(const struct npu_backend_cfg *cfg, struct npu_backend **out,
+                  struct npu_err *err);
+    /* Copies the network in (the backend keeps no pointer to net) and resets
+     * the state to burst 0: mp 0, countdown 0, cfc 0, no previous fires. */
+    int (*upload)(struct npu_backend *be, const struct npu_net *net,
+                  const struct npu_run_params *params, struct npu_err *err);
+    /* Largest batch the backend accepts (>= 1). */
+    uint32_t (*max_batch)(struct npu_backend *be);
+    int (*submit)(struct npu_backend *be, const struct npu_inject *in, struct npu_err *err);
+    int (*collect)(struct npu_backend *be, struct npu_fires *out, struct npu_err *err);
+    /* State after the last collected batch.  Only with nothing in flight. */
+    int (*read_state)(struct npu_backend *be, struct npu_state *out, struct npu_err *err);
+    void (*destroy)(struct npu_backend *be);
+};
+
+struct npu_backend {
+    const struct npu_backend_ops *ops;
+    char device[256];        /* human-readable device name, for the trace header */
+};
+
+extern const struct npu_backend_ops npu_backend_cpu;
+extern const struct npu_backend_ops npu_backend_vulkan; /* a stub that says why when not built */
+
+/* Looks a backend up by name ("cpu", "vulkan"); NULL if unknown. */
+const struct npu_backend_ops *npu_backend_find(const char *name);
+
+/* create + upload in one step; on failure *out is NULL. */
+int npu_backend_open(const struct npu_backend_ops *ops, const struct npu_backend_cfg *cfg,
+                     const struct npu_net *net, const struct npu_run_params *params,
+                     struct npu_backend **out, struct npu_err *err);
+
+/* NULL is fine. */
+void npu_backend_destroy(struct npu_backend *be);
+
+int npu_state_alloc(struct npu_state *st, uint32_t n, struct npu_err *err);
+void npu_state_free(struct npu_state *st);
+
+#endif

@@ -1,0 +1,62 @@
+#include "err.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int npu_err_setv(struct npu_err *err, int code, const char *fmt, va_list ap)
+{
+    if (err) {
+        err->code = code;
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    }
+    return code;
+}
+
+int npu_err_set(struct npu_err *err, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    npu_err_setv(err, code, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int npu_err_prefix(struct npu_err *err, const char *fmt, ...)
+{
+    if (!err)
+        return NPU_E_INTERNAL;
+    char prefix[NPU_ERR_MSG_MAX], old[NPU_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof(prefix), fmt, ap);
+    va_end(ap);
+    memcpy(old, err->msg, sizeof(old));
+    /* Truncating an over-long message is the intent, not a bug. */
+    size_t n = strlen(prefix);
+    if (n > sizeof(err->msg) - 3)
+        n = sizeof(err->msg) - 3;
+    memcpy(err->msg, prefix, n);
+    memcpy(err->msg + n, ": ", 2);
+    size_t room = sizeof(err->msg) - n - 3;
+    size_t m = strnlen(old, room);
+    memcpy(err->msg + n + 2, old, m);
+    err->msg[n + 2 + m] = '\0';
+    return err->code;
+}
+
+const char *npu_status_name(int code)
+{
+    switch (code) {
+    case NPU_OK: return "ok";
+    case NPU_E_DIFFER: return "differ";
+    case NPU_E_USAGE: return "usage";
+    case NPU_E_INPUT: return "input";
+    case NPU_E_IO: return "io";
+    case NPU_E_TRACE: return "trace";
+    case NPU_E_BACKEND: return "backend";
+    case NPU_E_RESOURCE: return "resource";
+    case NPU_E_DEVICE: return "device";
+    case NPU_E_INTERRUPTED: return "interrupted";
+    default: return "internal";
+    }
+}

@@ -1,0 +1,79 @@
+/* npu_fx: the exact arithmetic of SEMANTICS.md that every backend shares.
+ *
+ * The GLSL side re-implements these (shaders/common.glsl); the backend
+ * comparison tests are what keep the two the same.
+ */
+#ifndef NPU_FIXED_H
+#define NPU_FIXED_H
+
+#include <math.h>
+#include <stdint.h>
+
+#include "net.h"
+
+/* round_half_even(p * 65536) for a potential read from a file. p is finite
+ * and bounded by the loader (NPU_POTENTIAL_MAX), so the product fits. */
+#define NPU_POTENTIAL_MAX 1.0e9
+
+static inline int64_t npu_fx_from_double(double p)
+{
+    /* nearbyint uses the current rounding mode, which is to-nearest-even
+     * unless someone changed it; the product is exact (scaling by 2^16). */
+    return (int64_t)nearbyint(p * 65536.0);
+}
+
+/* cand = (float)sum * (1.0f / 65536): int64 -> float rounds to nearest even. */
+static inline float npu_fx_to_float(int64_t sum)
+{
+    return (float)sum * (1.0f / 65536.0f);
+}
+
+/* psp_used for mp_driven_psp: clamp to [0,255], round half away from zero. */
+static inline uint32_t npu_fx_psp_from_mp(float mp)
+{
+    float x = mp;
+    if (!(x > 0.0f))
+        x = 0.0f;
+    if (x > 255.0f)
+        x = 255.0f;
+    float r = floorf(x);
+    if (x - r >= 0.5f)
+        r += 1.0f;
+    return (uint32_t)r;
+}
+
+/* Contribution of one synapse in Q16.  k = the source's outgoing synapse
+ * count, used only when the source area has psp_uniform_distribution = false. */
+static inline int64_t npu_fx_contribution(uint32_t weight, uint32_t psp_used,
+                                          int inhibitory, int uniform, uint32_t k)
+{
+    int64_t mag = (int64_t)weight * (int64_t)psp_used * NPU_Q_ONE;
+    if (!uniform && k > 1)
+        mag = (mag + (int64_t)(k / 2)) / (int64_t)k;
+    return inhibitory ? -mag : mag;
+}
+
+static inline uint32_t npu_fx_pcg(uint32_t x)
+{
+    uint32_t s = x * 747796405u + 2891336453u;
+    uint32_t w = ((s >> ((s >> 28) + 4u)) ^ s) * 277803737u;
+    return (w >> 22) ^ w;
+}
+
+/* The excitability draw of neuron i in burst b. */
+static inline float npu_fx_uniform(uint32_t i, uint32_t b)
+{
+    uint32_t h = npu_fx_pcg(i * 2654435761u + b * 1597334677u);
+    return (float)h * 0x1p-32f;
+}
+
+static inline int npu_fx_fires(float excitability, uint32_t i, uint32_t b)
+{
+    if (excitability >= 0.999f)
+        return 1;
+    if (excitability <= 0.0f)
+        return 0;
+    return npu_fx_uniform(i, b) < excitability;
+}
+
+#endif

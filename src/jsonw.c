@@ -1,0 +1,148 @@
+#include "jsonw.h"
+
+#include <inttypes.h>
+#include <math.h>
+
+void npu_jsonw_init(struct npu_jsonw *j, FILE *f)
+{
+    j->f = f;
+    j->depth = 0;
+    j->first[0] = true;
+    j->after_key = false;
+}
+
+/* Writes the separator a new value needs at the current position. */
+static void sep(struct npu_jsonw *j)
+{
+    if (j->after_key) {
+        j->after_key = false;
+        return;
+    }
+    if (!j->first[j->depth])
+        fputc(',', j->f);
+    j->first[j->depth] = false;
+}
+
+static void open(struct npu_jsonw *j, int c)
+{
+    sep(j);
+    fputc(c, j->f);
+    if (j->depth + 1 < NPU_JSONW_DEPTH)
+        j->depth++;
+    j->first[j->depth] = true;
+}
+
+static void close_(struct npu_jsonw *j, int c)
+{
+    fputc(c, j->f);
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void npu_jsonw_obj_begin(struct npu_jsonw *j) { open(j, '{'); }
+void npu_jsonw_obj_end(struct npu_jsonw *j) { close_(j, '}'); }
+void npu_jsonw_arr_begin(struct npu_jsonw *j) { open(j, '['); }
+void npu_jsonw_arr_end(struct npu_jsonw *j) { close_(j, ']'); }
+
+/* Length of a valid UTF-8 sequence starting at s, or 0. */
+static int utf8_len(const unsigned char *s)
+{
+    int n;
+    uint32_t cp;
+    if (s[0] < 0x80)
+        return 1;
+    if ((s[0] & 0xe0) == 0xc0) { n = 2; cp = s[0] & 0x1f; }
+    else if ((s[0] & 0xf0) == 0xe0) { n = 3; cp = s[0] & 0x0f; }
+    else if ((s[0] & 0xf8) == 0xf0) { n = 4; cp = s[0] & 0x07; }
+    else return 0;
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
+    if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+    return n;
+}
+
+static void write_string(FILE *f, const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    fputc('"', f);
+    while (*s) {
+        if (*s == '"' || *s == '\\') {
+            fputc('\\', f);
+            fputc(*s++, f);
+        } else if (*s < 0x20) {
+            fprintf(f, "\\u%04x", *s++);
+        } else {
+            int n = utf8_len(s);
+            if (n == 0) {
+                fputs("\\ufffd", f);
+                s++;
+            } else {
+                fwrite(s, 1, (size_t)n, f);
+                s += n;
+            }
+        }
+    }
+    fputc('"', f);
+}
+
+void npu_jsonw_key(struct npu_jsonw *j, const char *key)
+{
+    sep(j);
+    write_string(j->f, key);
+    fputc(':', j->f);
+    j->after_key = true;
+}
+
+void npu_jsonw_str(struct npu_jsonw *j, const char *s)
+{
+    if (!s) {
+        npu_jsonw_null(j);
+        return;
+    }
+    sep(j);
+    write_string(j->f, s);
+}
+
+void npu_jsonw_u64(struct npu_jsonw *j, uint64_t v)
+{
+    sep(j);
+    fprintf(j->f, "%" PRIu64, v);
+}
+
+void npu_jsonw_i64(struct npu_jsonw *j, int64_t v)
+{
+    sep(j);
+    fprintf(j->f, "%" PRId64, v);
+}
+
+void npu_jsonw_f64(struct npu_jsonw *j, double v)
+{
+    if (!isfinite(v)) {
+        npu_jsonw_null(j);
+        return;
+    }
+    sep(j);
+    fprintf(j->f, "%.17g", v);
+}
+
+void npu_jsonw_bool(struct npu_jsonw *j, bool v)
+{
+    sep(j);
+    fputs(v ? "true" : "false", j->f);
+}
+
+void npu_jsonw_null(struct npu_jsonw *j)
+{
+    sep(j);
+    fputs("null", j->f);
+}
+
+void npu_jsonw_end(struct npu_jsonw *j)
+{
+    fputc('\n', j->f);
+}

@@ -1,0 +1,110 @@
+/* npu_trace: the fire-queue trace file (format: docs/trace-format.md).
+ *
+ * A writer appends one record per burst as the run goes and an end record
+ * when the run stops; nothing grows with the number of bursts.  A reader
+ * yields the bursts in order and tells a complete trace from one cut short
+ * (killed, disk full) and from a corrupt one (a checksum fails).
+ */
+#ifndef NPU_TRACE_H
+#define NPU_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "err.h"
+
+#define NPU_TRACE_VERSION 1
+
+struct npu_trace_area {
+    char name[64];
+    uint32_t base, count;
+    uint32_t dim[3];
+};
+
+/* Everything the header holds.  Strings are owned by the struct (reader) or
+ * by the caller (writer); npu_trace_header_free() frees a reader's. */
+struct npu_trace_header {
+    uint32_t version;             /* format version of the file */
+    char *program;                /* "npusim 0.1.0" */
+    char *backend;                /* "cpu", "vulkan" */
+    char *device;                 /* device name */
+    char *network_name;
+    char *network_path;
+    char *scenario_path;
+    uint64_t network_digest;
+    uint64_t scenario_digest;     /* of the scenario file plus overrides */
+    uint64_t seed;
+    uint32_t n_overrides;
+    char **overrides;             /* the --set arguments as given */
+    uint32_t n_neurons;
+    uint32_t bursts_planned;
+    bool potentials;              /* membrane potentials recorded */
+    uint32_t n_areas;
+    struct npu_trace_area *areas;
+};
+
+/* How the run ended, stored in the end record. */
+enum npu_trace_end {
+    NPU_TRACE_END_COMPLETE = 0,
+    NPU_TRACE_END_INTERRUPTED = 1, /* SIGINT/SIGTERM: stopped between bursts */
+    NPU_TRACE_END_ERROR = 2,       /* the run failed (device lost, ...) */
+};
+
+struct npu_trace_writer;
+
+/* Creates path.  Refuses an existing file unless overwrite.  The header is
+ * copied; the caller keeps ownership of hdr. */
+int npu_trace_writer_open(const char *path, bool overwrite, const struct npu_trace_header *hdr,
+                          struct npu_trace_writer **out, struct npu_err *err);
+
+/* Appends burst b (must be the previous burst + 1, starting at 1).  ids
+ * ascending; mp ignored (may be NULL) when the header says no potentials. */
+int npu_trace_writer_burst(struct npu_trace_writer *w, uint32_t burst, uint32_t n,
+                           const uint32_t *ids, const float *mp, struct npu_err *err);
+
+/* Pushes buffered records to the kernel, so a killed run keeps them. */
+int npu_trace_writer_flush(struct npu_trace_writer *w, struct npu_err *err);
+
+/* Bytes written so far. */
+uint64_t npu_trace_writer_bytes(const struct npu_trace_writer *w);
+
+/* Writes the end record, flushes and closes (checking fclose).  Frees w in
+ * every case.  NULL w is fine. */
+int npu_trace_writer_close(struct npu_trace_writer *w, enum npu_trace_end how,
+                           struct npu_err *err);
+
+/* Closes without an end record (used when the file itself failed). */
+void npu_trace_writer_abort(struct npu_trace_writer *w);
+
+struct npu_trace_reader;
+
+/* Opens and checks the header.  NPU_E_TRACE for a corrupt header or a
+ * version this build cannot read, NPU_E_IO for a missing file. */
+int npu_trace_reader_open(const char *path, struct npu_trace_reader **out, struct npu_err *err);
+
+const struct npu_trace_header *npu_trace_reader_header(const struct npu_trace_reader *r);
+
+/* Reads the next burst.  Returns 1 with *burst, *n, *ids, *mp set (valid
+ * until the next call; *mp is NULL without potentials), 0 at the end of the
+ * bursts, or an error code (NPU_E_TRACE: corrupt).  A file that ends inside
+ * a record, or without an end record, ends the bursts normally and is then
+ * reported by npu_trace_reader_status(). */
+int npu_trace_reader_next(struct npu_trace_reader *r, uint32_t *burst, uint32_t *n,
+                          const uint32_t **ids, const float **mp, struct npu_err *err);
+
+struct npu_trace_status {
+    bool complete;                /* an end record was found */
+    enum npu_trace_end end;       /* valid when complete */
+    uint32_t last_burst;          /* last complete burst read */
+    uint64_t total_fires;
+};
+
+/* After next() returned 0: how the trace ended. */
+void npu_trace_reader_status(const struct npu_trace_reader *r, struct npu_trace_status *st);
+
+void npu_trace_reader_close(struct npu_trace_reader *r);
+
+void npu_trace_header_free(struct npu_trace_header *hdr);
+
+#endif
