@@ -32,29 +32,41 @@ static int reserve(struct npu_conn_out *o, uint64_t n, size_t *cap, struct npu_e
     return NPU_OK;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* LSD radix sort, 8 bits a pass, skipping passes where every key shares
+ * the digit (target ids of one area rarely use the top byte).  tmp holds n. */
+static void sort_u32(uint32_t *v, uint32_t n, uint32_t *tmp)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-static void sort_u32(uint32_t *v, uint32_t n)
-{
-    if (n > 24) {
-        qsort(v, n, sizeof(*v), cmp_u32);
+    if (n <= 32) {
+        for (uint32_t i = 1; i < n; i++) {
+            uint32_t x = v[i], j = i;
+            for (; j > 0 && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
         return;
     }
-    for (uint32_t i = 1; i < n; i++) {
-        uint32_t x = v[i], j = i;
-        for (; j > 0 && v[j - 1] > x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
+    uint32_t *src = v, *dst = tmp;
+    for (int shift = 0; shift < 32; shift += 8) {
+        uint32_t count[257] = { 0 };
+        for (uint32_t i = 0; i < n; i++)
+            count[((src[i] >> shift) & 0xff) + 1]++;
+        if (count[((src[0] >> shift) & 0xff) + 1] == n)
+            continue;
+        for (int d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (uint32_t i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
     }
+    if (src != v)
+        memcpy(v, src, n * sizeof(*v));
 }
 
 /* Local targets (0..T-1) of one source under the random rule, ascending. */
 static uint32_t random_targets(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index,
-                               uint32_t s, uint32_t T, uint32_t *buf)
+                               uint32_t s, uint32_t T, uint32_t *buf, uint32_t *tmp)
 {
     uint32_t n = 0;
     if (sp->probability > 0.0) {
@@ -99,7 +111,7 @@ static uint32_t random_targets(const struct npu_conn_spec *sp, uint64_t seed, ui
     while (n < k) {
         for (uint32_t i = n; i < k; i++)
             buf[i] = npu_rng_below(npu_rng_hash4(seed, index, s, draw++), T);
-        sort_u32(buf, k);
+        sort_u32(buf, k, tmp);
         uint32_t m = 1;
         for (uint32_t i = 1; i < k; i++)
             if (buf[i] != buf[m - 1])
@@ -127,7 +139,7 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
     uint16_t wp = (uint16_t)(sp->weight | (sp->psp << 8));
     uint32_t inh = sp->inhibitory ? NPU_SYN_INHIBITORY : 0;
     size_t cap = 0;
-    uint32_t *buf = NULL;
+    uint32_t *buf = NULL, *tmp = NULL;
     int rc = NPU_OK;
 
     o->first = A->base;
@@ -137,9 +149,17 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
     if (sp->rule == NPU_RULE_RANDOM) {
         buf = malloc((size_t)B->count * sizeof(*buf));
-        if (!buf)
+        tmp = malloc((size_t)B->count * sizeof(*tmp));
+        if (!buf || !tmp) {
+            free(buf);
+            free(tmp);
             return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+        }
     }
+    /* Rules whose count is known up front get their arrays at once, instead
+     * of growing (and copying) them by doubling. */
+    if (sp->rule != NPU_RULE_RANDOM || sp->probability == 0.0)
+        rc = reserve(o, npu_connect_estimate(net, sp), &cap, err);
 
     for (uint32_t k = 0; k < A->count && !rc; k++) {
         uint32_t s = A->base + k;
@@ -175,7 +195,7 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
             break;
         }
         case NPU_RULE_RANDOM: {
-            uint32_t m = random_targets(sp, seed, index, s, B->count, buf);
+            uint32_t m = random_targets(sp, seed, index, s, B->count, buf, tmp);
             rc = reserve(o, o->n + m, &cap, err);
             for (uint32_t i = 0; !rc && i < m; i++) {
                 o->tgt[o->n] = inh | (B->base + buf[i]);
@@ -190,6 +210,7 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
         o->count[k] = (uint32_t)(o->n - before);
     }
     free(buf);
+    free(tmp);
     if (rc)
         npu_err_prefix(err, "%s: [%s]", sp->where, sp->section);
     return rc;
