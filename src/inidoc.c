@@ -312,6 +312,11 @@ int npu_ini_set(struct npu_ini *ini, const char *section, const char *key, const
                 const char *origin, struct npu_err *err)
 {
     struct npu_ini_section *sec = npu_ini_section(ini, section);
+    /* A named section ([area x], [stimulus y]) that the file lacks is far
+     * more likely a typo than a wish to build one key by key. */
+    if (!sec && strchr(section, ' '))
+        return npu_err_set(err, NPU_E_INPUT, "--set %s: %s has no section [%s]", origin, ini->path,
+                           section);
     if (!sec)
         sec = add_section(ini, section, 0);
     if (!sec)
