@@ -64,23 +64,37 @@ static void sort_u32(uint32_t *v, uint32_t n, uint32_t *tmp)
         memcpy(v, src, n * sizeof(*v));
 }
 
-/* Local targets (0..T-1) of one source under the random rule, ascending. */
-static uint32_t random_targets(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index,
-                               uint32_t s, uint32_t T, uint32_t *buf, uint32_t *tmp)
+/* Appends one synapse, growing the arrays as needed. */
+static int push(struct npu_conn_out *o, size_t *cap, uint32_t tgt, uint16_t wp, struct npu_err *err)
 {
-    uint32_t n = 0;
+    int rc = reserve(o, o->n + 1, cap, err);
+    if (!rc) {
+        o->tgt[o->n] = tgt;
+        o->wp[o->n++] = wp;
+    }
+    return rc;
+}
+
+/* The random rule for one source s: appends its targets in ascending order.
+ * buf and tmp hold fanout entries (NULL for a probability rule). */
+static int random_targets(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index, uint32_t s,
+                          const struct npu_area *B, uint32_t inh, uint16_t wp, struct npu_conn_out *o,
+                          size_t *cap, uint32_t *buf, uint32_t *tmp, struct npu_err *err)
+{
+    uint32_t T = B->count;
+    int rc = NPU_OK;
     if (sp->probability > 0.0) {
         if (sp->probability >= 1.0) {
-            for (uint32_t t = 0; t < T; t++)
-                buf[n++] = t;
-            return n;
+            for (uint32_t t = 0; t < T && !rc; t++)
+                rc = push(o, cap, inh | (B->base + t), wp, err);
+            return rc;
         }
         /* Geometric skips: the gap to the next chosen pair is
          * floor(ln u / ln(1-p)), the same distribution as a coin per pair
          * at a cost proportional to the pairs chosen. */
         double l1p = npu_rng_log(1.0 - sp->probability);
         uint64_t t = 0;
-        for (uint64_t draw = 0;; draw++) {
+        for (uint64_t draw = 0; !rc; draw++) {
             double u = npu_rng_unit(npu_rng_hash4(seed, index, s, draw));
             double gap = npu_rng_log(u) / l1p;
             if (gap >= (double)T)
@@ -88,26 +102,27 @@ static uint32_t random_targets(const struct npu_conn_spec *sp, uint64_t seed, ui
             t += (uint64_t)gap;
             if (t >= T)
                 break;
-            buf[n++] = (uint32_t)t;
+            rc = push(o, cap, inh | (B->base + (uint32_t)t), wp, err);
             t++;
         }
-        return n;
+        return rc;
     }
     uint32_t k = sp->fanout;
     if ((uint64_t)k * 4 >= T) {
         /* Dense: selection sampling walks the targets once. */
         uint32_t need = k;
-        for (uint32_t t = 0; t < T && need > 0; t++) {
+        for (uint32_t t = 0; t < T && need > 0 && !rc; t++) {
             uint64_t h = npu_rng_hash4(seed, index, s, t);
             if (npu_rng_below(h, T - t) < need) {
-                buf[n++] = t;
+                rc = push(o, cap, inh | (B->base + t), wp, err);
                 need--;
             }
         }
-        return n;
+        return rc;
     }
     /* Sparse: draw, sort, drop repeats, draw again for the missing ones. */
     uint64_t draw = 0;
+    uint32_t n = 0;
     while (n < k) {
         for (uint32_t i = n; i < k; i++)
             buf[i] = npu_rng_below(npu_rng_hash4(seed, index, s, draw++), T);
@@ -118,7 +133,9 @@ static uint32_t random_targets(const struct npu_conn_spec *sp, uint64_t seed, ui
                 buf[m++] = buf[i];
         n = m;
     }
-    return n;
+    for (uint32_t i = 0; i < k && !rc; i++)
+        rc = push(o, cap, inh | (B->base + buf[i]), wp, err);
+    return rc;
 }
 
 /* Local target block of one source axis coordinate under the projector. */
@@ -147,9 +164,9 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
     o->count = calloc(A->count, sizeof(uint32_t));
     if (!o->count)
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
-    if (sp->rule == NPU_RULE_RANDOM) {
-        buf = malloc((size_t)B->count * sizeof(*buf));
-        tmp = malloc((size_t)B->count * sizeof(*tmp));
+    if (sp->rule == NPU_RULE_RANDOM && sp->fanout > 0) {
+        buf = malloc((size_t)sp->fanout * sizeof(*buf));
+        tmp = malloc((size_t)sp->fanout * sizeof(*tmp));
         if (!buf || !tmp) {
             free(buf);
             free(tmp);
@@ -194,15 +211,9 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
                     }
             break;
         }
-        case NPU_RULE_RANDOM: {
-            uint32_t m = random_targets(sp, seed, index, s, B->count, buf, tmp);
-            rc = reserve(o, o->n + m, &cap, err);
-            for (uint32_t i = 0; !rc && i < m; i++) {
-                o->tgt[o->n] = inh | (B->base + buf[i]);
-                o->wp[o->n++] = wp;
-            }
+        case NPU_RULE_RANDOM:
+            rc = random_targets(sp, seed, index, s, B, inh, wp, o, &cap, buf, tmp, err);
             break;
-        }
         case NPU_RULE_FILE:
             rc = npu_err_set(err, NPU_E_INTERNAL, "file rule in gen_rule");
             break;
