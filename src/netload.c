@@ -453,17 +453,20 @@ int npu_netload_ini(struct npu_ini *ini, const struct npu_netload_opts *opts, st
     *out = NULL;
     struct loader L = { .ini = ini, .err = err, .warn = warn };
     struct npu_conn_out *outs = NULL;
-    int rc;
+    /* Overrides first: they may add sections, and the tables below are
+     * sized by the section count. */
+    int rc = opts ? npu_ini_apply(ini, opts->overrides, opts->n_overrides, err) : NPU_OK;
+    if (rc)
+        return rc;
+    size_t n_slots = ini->n_sec ? ini->n_sec : 1;
     L.net = calloc(1, sizeof(*L.net));
     if (L.net)
-        L.net->areas = calloc(ini->n_sec ? ini->n_sec : 1, sizeof(struct npu_area));
-    L.conns = calloc(ini->n_sec ? ini->n_sec : 1, sizeof(*L.conns));
+        L.net->areas = calloc(n_slots, sizeof(struct npu_area));
+    L.conns = calloc(n_slots, sizeof(*L.conns));
     if (!L.net || !L.net->areas || !L.conns) {
         rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
         goto fail;
     }
-    if (opts && (rc = npu_ini_apply(ini, opts->overrides, opts->n_overrides, err)))
-        goto fail;
 
     struct npu_net *net = L.net;
     char why[NPU_WHY_MAX];
@@ -558,11 +561,12 @@ int npu_netload_ini(struct npu_ini *ini, const struct npu_netload_opts *opts, st
     net = NULL;
     rc = NPU_OK;
 fail:
-    for (uint32_t c = 0; c < L.n_conns; c++) {
+    /* Every slot, not only the accepted ones: a connection that failed
+     * half-way may already own its file path. */
+    for (size_t c = 0; L.conns && c < n_slots; c++)
         free(L.conns[c].file);
-        if (outs)
-            npu_connect_out_free(&outs[c]);
-    }
+    for (uint32_t c = 0; outs && c < L.n_conns; c++)
+        npu_connect_out_free(&outs[c]);
     free(outs);
     free(L.conns);
     if (rc)
