@@ -81,7 +81,8 @@ struct npu_backend_ops {
      * NPU_E_BACKEND means "not available here". */
     int (*create)(const struct npu_backend_cfg *cfg, struct npu_backend **out,
                   struct npu_err *err);
-    /* Copies the network in (the backend keeps no pointer to net) and resets
+    /* Takes the network (a device backend copies it to the device; the CPU
+     * backend reads it in place, so net must outlive the backend) and resets
      * the state to burst 0: mp 0, countdown 0, cfc 0, no previous fires. */
     int (*upload)(struct npu_backend *be, const struct npu_net *net,
                   const struct npu_run_params *params, struct npu_err *err);

@@ -1,2 +1,398 @@
-/* placeholder: being written */
-typedef int npu_placeholder_connect;
+#include "connect.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+
+/* Growable output, with the overall synapse limit checked on every append. */
+static int reserve(struct npu_conn_out *o, uint64_t n, size_t *cap, struct npu_err *err)
+{
+    if (n > NPU_MAX_SYNAPSES)
+        return npu_err_set(err, NPU_E_RESOURCE, "more than %llu synapses",
+                           (unsigned long long)NPU_MAX_SYNAPSES);
+    if (n <= *cap)
+        return NPU_OK;
+    size_t c = *cap ? *cap : 1024;
+    while (c < n)
+        c *= 2;
+    uint32_t *t = realloc(o->tgt, c * sizeof(*t));
+    if (t)
+        o->tgt = t;
+    uint16_t *w = realloc(o->wp, c * sizeof(*w));
+    if (w)
+        o->wp = w;
+    if (!t || !w)
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %llu synapses",
+                           (unsigned long long)n);
+    *cap = c;
+    return NPU_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+static void sort_u32(uint32_t *v, uint32_t n)
+{
+    if (n > 24) {
+        qsort(v, n, sizeof(*v), cmp_u32);
+        return;
+    }
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t x = v[i], j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+/* Local targets (0..T-1) of one source under the random rule, ascending. */
+static uint32_t random_targets(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index,
+                               uint32_t s, uint32_t T, uint32_t *buf)
+{
+    uint32_t n = 0;
+    if (sp->probability > 0.0) {
+        if (sp->probability >= 1.0) {
+            for (uint32_t t = 0; t < T; t++)
+                buf[n++] = t;
+            return n;
+        }
+        /* Geometric skips: the gap to the next chosen pair is
+         * floor(ln u / ln(1-p)), the same distribution as a coin per pair
+         * at a cost proportional to the pairs chosen. */
+        double l1p = npu_rng_log(1.0 - sp->probability);
+        uint64_t t = 0;
+        for (uint64_t draw = 0;; draw++) {
+            double u = npu_rng_unit(npu_rng_hash4(seed, index, s, draw));
+            double gap = npu_rng_log(u) / l1p;
+            if (gap >= (double)T)
+                break;
+            t += (uint64_t)gap;
+            if (t >= T)
+                break;
+            buf[n++] = (uint32_t)t;
+            t++;
+        }
+        return n;
+    }
+    uint32_t k = sp->fanout;
+    if ((uint64_t)k * 4 >= T) {
+        /* Dense: selection sampling walks the targets once. */
+        uint32_t need = k;
+        for (uint32_t t = 0; t < T && need > 0; t++) {
+            uint64_t h = npu_rng_hash4(seed, index, s, t);
+            if (npu_rng_below(h, T - t) < need) {
+                buf[n++] = t;
+                need--;
+            }
+        }
+        return n;
+    }
+    /* Sparse: draw, sort, drop repeats, draw again for the missing ones. */
+    uint64_t draw = 0;
+    while (n < k) {
+        for (uint32_t i = n; i < k; i++)
+            buf[i] = npu_rng_below(npu_rng_hash4(seed, index, s, draw++), T);
+        sort_u32(buf, k);
+        uint32_t m = 1;
+        for (uint32_t i = 1; i < k; i++)
+            if (buf[i] != buf[m - 1])
+                buf[m++] = buf[i];
+        n = m;
+    }
+    return n;
+}
+
+/* Local target block of one source axis coordinate under the projector. */
+static void project_axis(uint32_t x, uint32_t S, uint32_t D, uint32_t *lo, uint32_t *hi)
+{
+    uint64_t a = (uint64_t)x * D / S;
+    uint64_t b = ((uint64_t)(x + 1) * D + S - 1) / S;   /* ceil */
+    *lo = (uint32_t)a;
+    *hi = b > a ? (uint32_t)(b - 1) : (uint32_t)a;
+    if (*hi >= D)
+        *hi = D - 1;
+}
+
+static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, uint64_t seed,
+                    uint32_t index, struct npu_conn_out *o, struct npu_err *err)
+{
+    const struct npu_area *A = &net->areas[sp->src], *B = &net->areas[sp->dst];
+    uint16_t wp = (uint16_t)(sp->weight | (sp->psp << 8));
+    uint32_t inh = sp->inhibitory ? NPU_SYN_INHIBITORY : 0;
+    size_t cap = 0;
+    uint32_t *buf = NULL;
+    int rc = NPU_OK;
+
+    o->first = A->base;
+    o->n_src = A->count;
+    o->count = calloc(A->count, sizeof(uint32_t));
+    if (!o->count)
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+    if (sp->rule == NPU_RULE_RANDOM) {
+        buf = malloc((size_t)B->count * sizeof(*buf));
+        if (!buf)
+            return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+    }
+
+    for (uint32_t k = 0; k < A->count && !rc; k++) {
+        uint32_t s = A->base + k;
+        uint64_t before = o->n;
+        switch (sp->rule) {
+        case NPU_RULE_ALL_TO_ALL:
+            rc = reserve(o, o->n + B->count, &cap, err);
+            for (uint32_t t = 0; !rc && t < B->count; t++) {
+                o->tgt[o->n] = inh | (B->base + t);
+                o->wp[o->n++] = wp;
+            }
+            break;
+        case NPU_RULE_ONE_TO_ONE:
+            rc = reserve(o, o->n + 1, &cap, err);
+            if (!rc) {
+                o->tgt[o->n] = inh | (B->base + k);
+                o->wp[o->n++] = wp;
+            }
+            break;
+        case NPU_RULE_PROJECTOR: {
+            uint32_t c[3] = { k % A->dim[0], (k / A->dim[0]) % A->dim[1], k / A->dim[0] / A->dim[1] };
+            uint32_t lo[3], hi[3];
+            for (int d = 0; d < 3; d++)
+                project_axis(c[d], A->dim[d], B->dim[d], &lo[d], &hi[d]);
+            uint64_t m = (uint64_t)(hi[0] - lo[0] + 1) * (hi[1] - lo[1] + 1) * (hi[2] - lo[2] + 1);
+            rc = reserve(o, o->n + m, &cap, err);
+            for (uint32_t z = lo[2]; !rc && z <= hi[2]; z++)
+                for (uint32_t y = lo[1]; y <= hi[1]; y++)
+                    for (uint32_t x = lo[0]; x <= hi[0]; x++) {
+                        o->tgt[o->n] = inh | (B->base + x + B->dim[0] * (y + B->dim[1] * z));
+                        o->wp[o->n++] = wp;
+                    }
+            break;
+        }
+        case NPU_RULE_RANDOM: {
+            uint32_t m = random_targets(sp, seed, index, s, B->count, buf);
+            rc = reserve(o, o->n + m, &cap, err);
+            for (uint32_t i = 0; !rc && i < m; i++) {
+                o->tgt[o->n] = inh | (B->base + buf[i]);
+                o->wp[o->n++] = wp;
+            }
+            break;
+        }
+        case NPU_RULE_FILE:
+            rc = npu_err_set(err, NPU_E_INTERNAL, "file rule in gen_rule");
+            break;
+        }
+        o->count[k] = (uint32_t)(o->n - before);
+    }
+    free(buf);
+    if (rc)
+        npu_err_prefix(err, "%s: [%s]", sp->where, sp->section);
+    return rc;
+}
+
+struct row {
+    uint32_t src, tgt;   /* tgt carries the inhibitory bit */
+    uint16_t wp;
+    uint64_t seq;        /* file order, to keep ties stable */
+};
+
+static int cmp_row(const void *a, const void *b)
+{
+    const struct row *x = a, *y = b;
+    uint32_t xt = x->tgt & NPU_SYN_TARGET_MASK, yt = y->tgt & NPU_SYN_TARGET_MASK;
+    if (x->src != y->src)
+        return x->src < y->src ? -1 : 1;
+    if (xt != yt)
+        return xt < yt ? -1 : 1;
+    return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+/* Parses one unsigned decimal field; the whole field must be the number. */
+static int field_u64(const char *s, uint64_t max, uint64_t *out)
+{
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static char *trim_field(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+#define CSV_MAX_LINE 256
+
+static int gen_file(const struct npu_net *net, const struct npu_conn_spec *sp,
+                    struct npu_conn_out *o, struct npu_err *err)
+{
+    uint32_t lo_s = 0, hi_s = net->n_neurons, lo_t = 0, hi_t = net->n_neurons;
+    if (!sp->wildcard) {
+        lo_s = net->areas[sp->src].base;
+        hi_s = lo_s + net->areas[sp->src].count;
+        lo_t = net->areas[sp->dst].base;
+        hi_t = lo_t + net->areas[sp->dst].count;
+    }
+    FILE *f = fopen(sp->file, "rb");
+    if (!f)
+        return npu_err_set(err, NPU_E_IO, "%s: [%s]: cannot open %s: %s", sp->where, sp->section,
+                           sp->file, strerror(errno));
+    struct row *rows = NULL;
+    size_t n = 0, cap = 0;
+    char line[CSV_MAX_LINE + 2];
+    long lineno = 0;
+    int rc = NPU_OK;
+#define CSV_FAIL(code, ...) do { \
+        char m_[512]; snprintf(m_, sizeof(m_), __VA_ARGS__); \
+        rc = npu_err_set(err, code, "%s:%ld: %s (file rule of [%s])", sp->file, lineno, m_, sp->section); \
+        goto done; } while (0)
+
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n')
+            CSV_FAIL(NPU_E_INPUT, "line longer than %d bytes", CSV_MAX_LINE);
+        if (memchr(line, '\0', len) != NULL && strlen(line) != len)
+            CSV_FAIL(NPU_E_INPUT, "NUL byte");
+        char *l = trim_field(line);
+        if (lineno == 1) {
+            if (strcmp(l, "source,target,weight,psp,type") != 0)
+                CSV_FAIL(NPU_E_INPUT, "expected the header `source,target,weight,psp,type`");
+            continue;
+        }
+        if (!*l)
+            continue;
+        char *fld[5];
+        int nf = 0;
+        char *save = NULL;
+        for (char *tok = strtok_r(l, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+            if (nf == 5)
+                CSV_FAIL(NPU_E_INPUT, "more than 5 fields");
+            fld[nf++] = trim_field(tok);
+        }
+        if (nf != 5)
+            CSV_FAIL(NPU_E_INPUT, "expected 5 fields source,target,weight,psp,type, got %d", nf);
+        uint64_t s, t, w, p;
+        if (field_u64(fld[0], UINT32_MAX, &s) || s < lo_s || s >= hi_s)
+            CSV_FAIL(NPU_E_INPUT, "source '%s' is not a neuron id in [%u, %u)", fld[0], lo_s, hi_s);
+        if (field_u64(fld[1], UINT32_MAX, &t) || t < lo_t || t >= hi_t)
+            CSV_FAIL(NPU_E_INPUT, "target '%s' is not a neuron id in [%u, %u)", fld[1], lo_t, hi_t);
+        if (field_u64(fld[2], 255, &w))
+            CSV_FAIL(NPU_E_INPUT, "weight '%s' is not an integer in 0..255", fld[2]);
+        if (field_u64(fld[3], 255, &p))
+            CSV_FAIL(NPU_E_INPUT, "psp '%s' is not an integer in 0..255", fld[3]);
+        uint32_t inh;
+        if (strcmp(fld[4], "1") == 0)
+            inh = 0;
+        else if (strcmp(fld[4], "-1") == 0)
+            inh = NPU_SYN_INHIBITORY;
+        else
+            CSV_FAIL(NPU_E_INPUT, "type '%s' must be 1 (excitatory) or -1 (inhibitory)", fld[4]);
+        if (n == cap) {
+            if (n >= NPU_MAX_SYNAPSES)
+                CSV_FAIL(NPU_E_RESOURCE, "more than %llu synapses", (unsigned long long)NPU_MAX_SYNAPSES);
+            size_t c = cap ? cap * 2 : 4096;
+            struct row *r = realloc(rows, c * sizeof(*r));
+            if (!r)
+                CSV_FAIL(NPU_E_RESOURCE, "out of memory after %zu synapses", n);
+            rows = r;
+            cap = c;
+        }
+        rows[n] = (struct row){ (uint32_t)s, inh | (uint32_t)t, (uint16_t)(w | (p << 8)), n };
+        n++;
+    }
+    if (ferror(f)) {
+        rc = npu_err_set(err, NPU_E_IO, "%s: read error", sp->file);
+        goto done;
+    }
+    if (lineno == 0)
+        CSV_FAIL(NPU_E_INPUT, "empty file (expected the header `source,target,weight,psp,type`)");
+
+    qsort(rows, n, sizeof(*rows), cmp_row);
+    o->first = lo_s;
+    o->n_src = hi_s - lo_s;
+    o->count = calloc(o->n_src ? o->n_src : 1, sizeof(uint32_t));
+    o->tgt = malloc((n ? n : 1) * sizeof(uint32_t));
+    o->wp = malloc((n ? n : 1) * sizeof(uint16_t));
+    if (!o->count || !o->tgt || !o->wp) {
+        rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory for %zu synapses", n);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        o->count[rows[i].src - lo_s]++;
+        o->tgt[i] = rows[i].tgt;
+        o->wp[i] = rows[i].wp;
+    }
+    o->n = n;
+#undef CSV_FAIL
+done:
+    free(rows);
+    fclose(f);
+    return rc;
+}
+
+uint64_t npu_connect_estimate(const struct npu_net *net, const struct npu_conn_spec *sp)
+{
+    if (sp->rule == NPU_RULE_FILE)
+        return 0;
+    const struct npu_area *A = &net->areas[sp->src], *B = &net->areas[sp->dst];
+    switch (sp->rule) {
+    case NPU_RULE_ALL_TO_ALL:
+        return (uint64_t)A->count * B->count;
+    case NPU_RULE_ONE_TO_ONE:
+        return A->count;
+    case NPU_RULE_PROJECTOR: {
+        /* Per axis, the blocks cover the destination at least once; at most
+         * ceil(D/S)+1 targets per source coordinate. */
+        uint64_t n = A->count;
+        for (int d = 0; d < 3; d++) {
+            uint64_t per = (B->dim[d] + A->dim[d] - 1) / A->dim[d] + 1;
+            n = n * (per < B->dim[d] ? per : B->dim[d]);
+        }
+        return n;
+    }
+    case NPU_RULE_RANDOM:
+        if (sp->probability > 0.0)
+            return (uint64_t)((double)A->count * (double)B->count * sp->probability);
+        return (uint64_t)A->count * sp->fanout;
+    default:
+        return 0;
+    }
+}
+
+int npu_connect_generate(const struct npu_net *net, const struct npu_conn_spec *spec,
+                         uint64_t seed, uint32_t index, struct npu_conn_out *out,
+                         struct npu_err *err)
+{
+    memset(out, 0, sizeof(*out));
+    int rc = spec->rule == NPU_RULE_FILE ? gen_file(net, spec, out, err)
+                                         : gen_rule(net, spec, seed, index, out, err);
+    if (rc)
+        npu_connect_out_free(out);
+    return rc;
+}
+
+void npu_connect_out_free(struct npu_conn_out *out)
+{
+    if (!out)
+        return;
+    free(out->count);
+    free(out->tgt);
+    free(out->wp);
+    memset(out, 0, sizeof(*out));
+}

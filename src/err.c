@@ -1,6 +1,7 @@
 #include "err.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int npu_err_setv(struct npu_err *err, int code, const char *fmt, va_list ap)
@@ -59,4 +60,37 @@ const char *npu_status_name(int code)
     case NPU_E_INTERRUPTED: return "interrupted";
     default: return "internal";
     }
+}
+
+void npu_warn(struct npu_warnings *w, const char *fmt, ...)
+{
+    if (!w)
+        return;
+    if (w->n == w->cap) {
+        size_t cap = w->cap ? w->cap * 2 : 8;
+        char **m = realloc(w->msg, cap * sizeof(*m));
+        if (!m)
+            return;  /* a lost warning is better than a failed run */
+        w->msg = m;
+        w->cap = cap;
+    }
+    char buf[NPU_ERR_MSG_MAX];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    w->msg[w->n] = strdup(buf);
+    if (w->msg[w->n])
+        w->n++;
+}
+
+void npu_warnings_free(struct npu_warnings *w)
+{
+    if (!w)
+        return;
+    for (size_t i = 0; i < w->n; i++)
+        free(w->msg[i]);
+    free(w->msg);
+    w->msg = NULL;
+    w->n = w->cap = 0;
 }

@@ -9,6 +9,7 @@
 #define NPU_ERR_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum npu_status {
     NPU_OK = 0,
@@ -42,5 +43,16 @@ int npu_err_prefix(struct npu_err *err, const char *fmt, ...)
 
 /* Short name of a status code, for docs and JSON ("input", "io", ...). */
 const char *npu_status_name(int code);
+
+
+/* Warnings for suspicious but legal input, collected by loaders for the
+ * command to print.  Each is "WHERE: warning: message". */
+struct npu_warnings {
+    size_t n, cap;
+    char **msg;
+};
+
+void npu_warn(struct npu_warnings *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void npu_warnings_free(struct npu_warnings *w);
 
 #endif

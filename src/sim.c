@@ -1,2 +1,94 @@
-/* placeholder: being written */
-typedef int npu_placeholder_sim;
+#include "sim.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "inject.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Writes one collected batch and accounts for it. */
+static int consume(const struct npu_net *net, const struct npu_scenario *scn, const struct npu_fires *f,
+                   const struct npu_sim_opts *opts, struct npu_sim_stats *st, struct npu_err *err)
+{
+    for (uint32_t j = 0; j < f->count; j++) {
+        uint32_t b = f->first_burst + j, lo = f->off[j], hi = f->off[j + 1];
+        if (opts->trace) {
+            int rc = npu_trace_writer_burst(opts->trace, b, hi - lo, f->id + lo, f->mp + lo, err);
+            if (rc)
+                return rc;
+        }
+        st->fires += hi - lo;
+        if (opts->area_fires)
+            for (uint32_t k = lo; k < hi; k++)
+                opts->area_fires[net->area_of[f->id[k]]]++;
+        /* A burst's fires are propagated in the next burst, if there is one. */
+        if (b < scn->bursts)
+            for (uint32_t k = lo; k < hi; k++)
+                st->syn_events += npu_net_outdeg(net, f->id[k]);
+        st->bursts = b;
+    }
+    return opts->trace ? npu_trace_writer_flush(opts->trace, err) : NPU_OK;
+}
+
+int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struct npu_backend *be,
+                const struct npu_sim_opts *opts, struct npu_sim_stats *st, struct npu_err *err)
+{
+    memset(st, 0, sizeof(*st));
+    uint32_t batch = be->ops->max_batch(be);
+    if (opts->batch && opts->batch < batch)
+        batch = opts->batch;
+    if (batch == 0)
+        batch = 1;
+
+    struct npu_inject_buf inj = { 0 };
+    uint32_t next = 1, in_flight = 0;
+    bool stopping = false;
+    int rc = NPU_OK;
+    double t0 = now_s();
+
+    while (!rc && (in_flight > 0 || (next <= scn->bursts && !stopping))) {
+        /* Keep the backend busy: submit ahead before writing what is back. */
+        while (!rc && !stopping && next <= scn->bursts && in_flight < NPU_BACKEND_MAX_IN_FLIGHT) {
+            uint32_t count = scn->bursts - next + 1 < batch ? scn->bursts - next + 1 : batch;
+            rc = npu_inject_build(scn, net, next, count, &inj, err);
+            if (!rc)
+                rc = be->ops->submit(be, &inj.view, err);
+            if (!rc) {
+                next += count;
+                in_flight++;
+            }
+        }
+        if (rc || in_flight == 0)
+            break;
+        struct npu_fires f;
+        rc = be->ops->collect(be, &f, err);
+        if (rc)
+            break;
+        in_flight--;
+        rc = consume(net, scn, &f, opts, st, err);
+        if (opts->progress)
+            opts->progress(opts->progress_ctx, st->bursts, scn->bursts, now_s() - t0);
+        if (opts->stop && *opts->stop)
+            stopping = true;
+    }
+    /* After an error, drain what is in flight so the backend is idle. */
+    while (in_flight > 0) {
+        struct npu_fires f;
+        struct npu_err ignored;
+        if (be->ops->collect(be, &f, &ignored))
+            break;
+        in_flight--;
+    }
+    st->wall_s = now_s() - t0;
+    npu_inject_buf_free(&inj);
+    if (!rc && stopping && st->bursts < scn->bursts)
+        rc = npu_err_set(err, NPU_E_INTERRUPTED, "interrupted after burst %u of %u", st->bursts,
+                         scn->bursts);
+    return rc;
+}

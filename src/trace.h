@@ -23,7 +23,9 @@ struct npu_trace_area {
 };
 
 /* Everything the header holds.  Strings are owned by the struct (reader) or
- * by the caller (writer); npu_trace_header_free() frees a reader's. */
+ * by the caller (writer); npu_trace_header_free() frees a reader's.  A
+ * writer may leave a string NULL (the line is omitted); a reader always
+ * fills them, with "" for an absent one. */
 struct npu_trace_header {
     uint32_t version;             /* format version of the file */
     char *program;                /* "npusim 0.1.0" */
@@ -84,6 +86,10 @@ struct npu_trace_reader;
 int npu_trace_reader_open(const char *path, struct npu_trace_reader **out, struct npu_err *err);
 
 const struct npu_trace_header *npu_trace_reader_header(const struct npu_trace_reader *r);
+
+/* Area index holding neuron id (bisection; the table is ascending and
+ * disjoint, both checked on write and read), or hdr->n_areas if none. */
+uint32_t npu_trace_area_find(const struct npu_trace_header *hdr, uint32_t id);
 
 /* Reads the next burst.  Returns 1 with *burst, *n, *ids, *mp set (valid
  * until the next call; *mp is NULL without potentials), 0 at the end of the

@@ -1,2 +1,0 @@
-/* placeholder: being written */
-typedef int npu_placeholder_ini;

@@ -1,0 +1,39 @@
+/* npu_sim: the run driver.  Expands stimuli batch by batch, keeps up to two
+ * batches in flight on the backend, and hands each burst's fire queue to the
+ * trace writer while the next batch runs. */
+#ifndef NPU_SIM_H
+#define NPU_SIM_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "backend.h"
+#include "err.h"
+#include "net.h"
+#include "scenario.h"
+#include "trace.h"
+
+struct npu_sim_stats {
+    uint32_t bursts;          /* bursts completed (and written) */
+    uint64_t fires;
+    uint64_t syn_events;      /* synapses of fired neurons that were propagated */
+    double wall_s;            /* the burst loop only, not loading */
+};
+
+typedef void (*npu_sim_progress_fn)(void *ctx, uint32_t done, uint32_t total, double elapsed_s);
+
+struct npu_sim_opts {
+    uint32_t batch;                      /* bursts per submission; 0 = the backend's largest */
+    struct npu_trace_writer *trace;      /* NULL: no trace */
+    volatile sig_atomic_t *stop;         /* set by a signal handler: stop after the current batch */
+    npu_sim_progress_fn progress;        /* called after each batch; may be NULL */
+    void *progress_ctx;
+    uint64_t *area_fires;                /* [n_areas] fire counts per area, or NULL */
+};
+
+/* Runs scn->bursts bursts.  Returns NPU_OK, NPU_E_INTERRUPTED when *stop
+ * was set (stats say how far it got), or the backend's or trace's error. */
+int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struct npu_backend *be,
+                const struct npu_sim_opts *opts, struct npu_sim_stats *stats, struct npu_err *err);
+
+#endif
