@@ -567,13 +567,13 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
                            0, 1, &to_host, 0, NULL, 0, NULL);
 }
 
-/* Grows the slot's stimulus buffer to hold `words` words. */
-static int ensure_inject(struct vk_backend *be, struct vk_slot *sl, uint64_t words,
-                         struct npu_err *err)
+/* Grows one of the slot's host-visible buffers to hold `words` words. */
+static int ensure_host(struct vk_backend *be, struct vk_slot *sl, struct npu_vk_buf *buf,
+                       uint64_t words, struct npu_err *err)
 {
-    if (words * 4 <= sl->inject.size)
+    if (words * 4 <= buf->size)
         return NPU_OK;
-    uint64_t want = sl->inject.size;
+    uint64_t want = buf->size;
     while (want < words * 4)
         want *= 2;
     uint64_t cap = be->ctx.props.limits.maxStorageBufferRange;
@@ -584,8 +584,8 @@ static int ensure_inject(struct vk_backend *be, struct vk_slot *sl, uint64_t wor
                            "vulkan: a batch's stimuli need %llu bytes; the device allows %llu "
                            "per buffer (use a smaller --batch)",
                            (unsigned long long)(words * 4), (unsigned long long)cap);
-    npu_vk_buf_destroy(&be->ctx, &sl->inject);
-    int rc = npu_vk_buf_create(&be->ctx, &sl->inject, want, NPU_VK_HOST, err);
+    npu_vk_buf_destroy(&be->ctx, buf);
+    int rc = npu_vk_buf_create(&be->ctx, buf, want, NPU_VK_HOST, err);
     if (rc)
         return rc;
     update_set(be, sl);
@@ -611,7 +611,7 @@ static int vk_submit(struct npu_backend *be_, const struct npu_inject *in, struc
     struct vk_slot *sl = &be->slot[(be->head + be->in_flight) % N_SLOTS];
 
     uint64_t n_stim = in->off[in->count] - in->off[0];
-    rc = ensure_inject(be, sl, 3 * n_stim, err);
+    rc = ensure_host(be, sl, &sl->inject, 3 * n_stim, err);
     if (rc)
         return rc;
     uint32_t *w = sl->inject.map;
@@ -797,10 +797,9 @@ int npu_vk_test_arith(struct npu_backend *be_, uint32_t mode, uint32_t n_items,
     int rc;
     if (!be->uploaded || be->in_flight)
         return npu_err_set(err, NPU_E_INTERNAL, "vulkan: test_arith needs an idle, uploaded backend");
-    if ((uint64_t)out_words * 4 > sl->out.size)
-        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: test_arith: %u output words is too many",
-                           out_words);
-    rc = ensure_inject(be, sl, in_words, err);
+    rc = ensure_host(be, sl, &sl->inject, in_words, err);
+    if (!rc)
+        rc = ensure_host(be, sl, &sl->out, out_words, err);
     if (rc)
         return rc;
     memcpy(sl->inject.map, in, (size_t)in_words * 4);
