@@ -198,12 +198,12 @@ static int create_instance(struct npu_vk_ctx *ctx, bool validation, struct npu_e
     }
     return NPU_OK;
 error:
-    if (rc == NPU_E_DEVICE) {
-        rc = NPU_E_BACKEND; /* no instance: Vulkan is not usable here */
-        if (err)
-            err->code = rc;
-    }
-    return rc;
+    /* No instance: Vulkan is not usable here, whatever the result was. */
+    npu_err_prefix(err, "vulkan: no usable Vulkan driver (is one installed, such as "
+                        "mesa-vulkan-drivers or the GPU vendor's?)");
+    if (err)
+        err->code = NPU_E_BACKEND;
+    return NPU_E_BACKEND;
 }
 
 static const char *type_name(VkPhysicalDeviceType t)
