@@ -6,20 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
+#include "clock.h"
 #include "cmd.h"
 #include "jsonw.h"
 #include "netload.h"
 
 #define MAX_SETS 256
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Closes f and turns any write error into NPU_E_IO, so a full disk is
  * reported instead of leaving a short CSV. */
@@ -111,9 +104,9 @@ int cmd_network(int argc, char **argv)
     struct npu_netload_opts lo = { .overrides = ov, .n_overrides = n_ov };
     struct npu_warnings warn = { 0 };
     struct npu_net *net;
-    double t0 = now_s();
+    double t0 = npu_clock_now();
     int rc = npu_netload_file(argv[optind], &lo, &net, &warn, &err);
-    double build_s = now_s() - t0;
+    double build_s = npu_clock_now() - t0;
     for (size_t i = 0; i < warn.n; i++)
         fprintf(stderr, "%s\n", warn.msg[i]);
     npu_warnings_free(&warn);

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "backend.h"
+#include "clock.h"
 #include "cmd.h"
 #include "jsonw.h"
 #include "netload.h"
@@ -48,13 +48,6 @@ static void on_signal(int sig)
         return;
     }
     stop_requested = 1;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 static void progress(void *ctx, uint32_t done, uint32_t total, double elapsed)
@@ -263,11 +256,11 @@ int cmd_run(int argc, char **argv)
         scn->bursts = o.bursts;
     if (o.have_seed)
         scn->seed = o.seed;
-    double t0 = now_s();
+    double t0 = npu_clock_now();
     struct npu_netload_opts lo = { .overrides = net_ov, .n_overrides = n_net };
     if ((rc = npu_netload_file(scn->network_path, &lo, &net, &warn, &err)))
         goto done;
-    double build_s = now_s() - t0;
+    double build_s = npu_clock_now() - t0;
     if ((rc = npu_scn_resolve(scn, net, &warn, &err)))
         goto done;
     for (size_t i = 0; i < warn.n; i++)

@@ -32,43 +32,69 @@ static int reserve(struct npu_conn_out *o, uint64_t n, size_t *cap, struct npu_e
     return NPU_OK;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* LSD radix sort, 8 bits a pass, skipping passes where every key shares
+ * the digit (target ids of one area rarely use the top byte).  tmp holds n. */
+static void sort_u32(uint32_t *v, uint32_t n, uint32_t *tmp)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-static void sort_u32(uint32_t *v, uint32_t n)
-{
-    if (n > 24) {
-        qsort(v, n, sizeof(*v), cmp_u32);
+    if (n <= 32) {
+        for (uint32_t i = 1; i < n; i++) {
+            uint32_t x = v[i], j = i;
+            for (; j > 0 && v[j - 1] > x; j--)
+                v[j] = v[j - 1];
+            v[j] = x;
+        }
         return;
     }
-    for (uint32_t i = 1; i < n; i++) {
-        uint32_t x = v[i], j = i;
-        for (; j > 0 && v[j - 1] > x; j--)
-            v[j] = v[j - 1];
-        v[j] = x;
+    uint32_t *src = v, *dst = tmp;
+    for (int shift = 0; shift < 32; shift += 8) {
+        uint32_t count[257] = { 0 };
+        for (uint32_t i = 0; i < n; i++)
+            count[((src[i] >> shift) & 0xff) + 1]++;
+        if (count[((src[0] >> shift) & 0xff) + 1] == n)
+            continue;
+        for (int d = 0; d < 256; d++)
+            count[d + 1] += count[d];
+        for (uint32_t i = 0; i < n; i++)
+            dst[count[(src[i] >> shift) & 0xff]++] = src[i];
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
     }
+    if (src != v)
+        memcpy(v, src, n * sizeof(*v));
 }
 
-/* Local targets (0..T-1) of one source under the random rule, ascending. */
-static uint32_t random_targets(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index,
-                               uint32_t s, uint32_t T, uint32_t *buf)
+/* Appends one synapse, growing the arrays as needed. */
+static int push(struct npu_conn_out *o, size_t *cap, uint32_t tgt, uint16_t wp, struct npu_err *err)
 {
-    uint32_t n = 0;
+    int rc = reserve(o, o->n + 1, cap, err);
+    if (!rc) {
+        o->tgt[o->n] = tgt;
+        o->wp[o->n++] = wp;
+    }
+    return rc;
+}
+
+/* The random rule for one source s: appends its targets in ascending order.
+ * buf and tmp hold fanout entries (NULL for a probability rule). */
+static int random_targets(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index, uint32_t s,
+                          const struct npu_area *B, uint32_t inh, uint16_t wp, struct npu_conn_out *o,
+                          size_t *cap, uint32_t *buf, uint32_t *tmp, struct npu_err *err)
+{
+    uint32_t T = B->count;
+    int rc = NPU_OK;
     if (sp->probability > 0.0) {
         if (sp->probability >= 1.0) {
-            for (uint32_t t = 0; t < T; t++)
-                buf[n++] = t;
-            return n;
+            for (uint32_t t = 0; t < T && !rc; t++)
+                rc = push(o, cap, inh | (B->base + t), wp, err);
+            return rc;
         }
         /* Geometric skips: the gap to the next chosen pair is
          * floor(ln u / ln(1-p)), the same distribution as a coin per pair
          * at a cost proportional to the pairs chosen. */
         double l1p = npu_rng_log(1.0 - sp->probability);
         uint64_t t = 0;
-        for (uint64_t draw = 0;; draw++) {
+        for (uint64_t draw = 0; !rc; draw++) {
             double u = npu_rng_unit(npu_rng_hash4(seed, index, s, draw));
             double gap = npu_rng_log(u) / l1p;
             if (gap >= (double)T)
@@ -76,37 +102,40 @@ static uint32_t random_targets(const struct npu_conn_spec *sp, uint64_t seed, ui
             t += (uint64_t)gap;
             if (t >= T)
                 break;
-            buf[n++] = (uint32_t)t;
+            rc = push(o, cap, inh | (B->base + (uint32_t)t), wp, err);
             t++;
         }
-        return n;
+        return rc;
     }
     uint32_t k = sp->fanout;
     if ((uint64_t)k * 4 >= T) {
         /* Dense: selection sampling walks the targets once. */
         uint32_t need = k;
-        for (uint32_t t = 0; t < T && need > 0; t++) {
+        for (uint32_t t = 0; t < T && need > 0 && !rc; t++) {
             uint64_t h = npu_rng_hash4(seed, index, s, t);
             if (npu_rng_below(h, T - t) < need) {
-                buf[n++] = t;
+                rc = push(o, cap, inh | (B->base + t), wp, err);
                 need--;
             }
         }
-        return n;
+        return rc;
     }
     /* Sparse: draw, sort, drop repeats, draw again for the missing ones. */
     uint64_t draw = 0;
+    uint32_t n = 0;
     while (n < k) {
         for (uint32_t i = n; i < k; i++)
             buf[i] = npu_rng_below(npu_rng_hash4(seed, index, s, draw++), T);
-        sort_u32(buf, k);
+        sort_u32(buf, k, tmp);
         uint32_t m = 1;
         for (uint32_t i = 1; i < k; i++)
             if (buf[i] != buf[m - 1])
                 buf[m++] = buf[i];
         n = m;
     }
-    return n;
+    for (uint32_t i = 0; i < k && !rc; i++)
+        rc = push(o, cap, inh | (B->base + buf[i]), wp, err);
+    return rc;
 }
 
 /* Local target block of one source axis coordinate under the projector. */
@@ -127,7 +156,7 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
     uint16_t wp = (uint16_t)(sp->weight | (sp->psp << 8));
     uint32_t inh = sp->inhibitory ? NPU_SYN_INHIBITORY : 0;
     size_t cap = 0;
-    uint32_t *buf = NULL;
+    uint32_t *buf = NULL, *tmp = NULL;
     int rc = NPU_OK;
 
     o->first = A->base;
@@ -135,11 +164,19 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
     o->count = calloc(A->count, sizeof(uint32_t));
     if (!o->count)
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
-    if (sp->rule == NPU_RULE_RANDOM) {
-        buf = malloc((size_t)B->count * sizeof(*buf));
-        if (!buf)
+    if (sp->rule == NPU_RULE_RANDOM && sp->fanout > 0) {
+        buf = malloc((size_t)sp->fanout * sizeof(*buf));
+        tmp = malloc((size_t)sp->fanout * sizeof(*tmp));
+        if (!buf || !tmp) {
+            free(buf);
+            free(tmp);
             return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+        }
     }
+    /* Rules whose count is known up front get their arrays at once, instead
+     * of growing (and copying) them by doubling. */
+    if (sp->rule != NPU_RULE_RANDOM || sp->probability == 0.0)
+        rc = reserve(o, npu_connect_estimate(net, sp), &cap, err);
 
     for (uint32_t k = 0; k < A->count && !rc; k++) {
         uint32_t s = A->base + k;
@@ -174,15 +211,9 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
                     }
             break;
         }
-        case NPU_RULE_RANDOM: {
-            uint32_t m = random_targets(sp, seed, index, s, B->count, buf);
-            rc = reserve(o, o->n + m, &cap, err);
-            for (uint32_t i = 0; !rc && i < m; i++) {
-                o->tgt[o->n] = inh | (B->base + buf[i]);
-                o->wp[o->n++] = wp;
-            }
+        case NPU_RULE_RANDOM:
+            rc = random_targets(sp, seed, index, s, B, inh, wp, o, &cap, buf, tmp, err);
             break;
-        }
         case NPU_RULE_FILE:
             rc = npu_err_set(err, NPU_E_INTERNAL, "file rule in gen_rule");
             break;
@@ -190,6 +221,7 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
         o->count[k] = (uint32_t)(o->n - before);
     }
     free(buf);
+    free(tmp);
     if (rc)
         npu_err_prefix(err, "%s: [%s]", sp->where, sp->section);
     return rc;

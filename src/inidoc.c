@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
+#include "utf8.h"
+
 /* State shared by the line reader and the inih handler: the reader sees
  * every line (so it counts them and sees section headers, which inih does
  * not report), the handler sees the parsed key/value pairs. */
@@ -195,30 +197,6 @@ static int handler(void *user, const char *section, const char *name, const char
     return 1;
 }
 
-/* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
-static int utf8_seq(const unsigned char *s, const unsigned char *end)
-{
-    if (s[0] < 0x80)
-        return 1;
-    int n;
-    uint32_t cp;
-    if ((s[0] & 0xe0) == 0xc0) { n = 2; cp = s[0] & 0x1f; }
-    else if ((s[0] & 0xf0) == 0xe0) { n = 3; cp = s[0] & 0x0f; }
-    else if ((s[0] & 0xf8) == 0xf0) { n = 4; cp = s[0] & 0x07; }
-    else return 0;
-    if (end - s < n)
-        return 0;
-    for (int i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-    if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 static int check_bytes(struct parse *ps)
 {
     const unsigned char *s = (const unsigned char *)ps->p, *end = (const unsigned char *)ps->end;
@@ -230,7 +208,7 @@ static int check_bytes(struct parse *ps)
             ps->line = line;
             return fail_at(ps, NPU_E_INPUT, "NUL byte: this is not a text file");
         }
-        int n = utf8_seq(s, end);
+        int n = npu_utf8_len(s, (size_t)(end - s));
         if (n == 0) {
             ps->line = line;
             return fail_at(ps, NPU_E_INPUT, "invalid UTF-8 byte 0x%02x", *s);
@@ -334,6 +312,11 @@ int npu_ini_set(struct npu_ini *ini, const char *section, const char *key, const
                 const char *origin, struct npu_err *err)
 {
     struct npu_ini_section *sec = npu_ini_section(ini, section);
+    /* A named section ([area x], [stimulus y]) that the file lacks is far
+     * more likely a typo than a wish to build one key by key. */
+    if (!sec && strchr(section, ' '))
+        return npu_err_set(err, NPU_E_INPUT, "--set %s: %s has no section [%s]", origin, ini->path,
+                           section);
     if (!sec)
         sec = add_section(ini, section, 0);
     if (!sec)

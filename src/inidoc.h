@@ -52,7 +52,9 @@ int npu_ini_load_string(const char *name, const char *text, size_t len,
                         struct npu_ini **out, struct npu_err *err);
 
 /* Sets section.key = value, replacing the file's value or adding the key
- * (and the section) if missing.  origin is the override as the user wrote
+ * if missing.  A missing section is added only when its name is one word
+ * ([defaults], [record]); a named one ([area x]) that the file lacks is an
+ * error.  origin is the override as the user wrote
  * it, used in messages. */
 int npu_ini_set(struct npu_ini *ini, const char *section, const char *key, const char *value,
                 const char *origin, struct npu_err *err);

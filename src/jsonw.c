@@ -2,6 +2,9 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <string.h>
+
+#include "utf8.h"
 
 void npu_jsonw_init(struct npu_jsonw *j, FILE *f)
 {
@@ -44,28 +47,6 @@ void npu_jsonw_obj_end(struct npu_jsonw *j) { close_(j, '}'); }
 void npu_jsonw_arr_begin(struct npu_jsonw *j) { open(j, '['); }
 void npu_jsonw_arr_end(struct npu_jsonw *j) { close_(j, ']'); }
 
-/* Length of a valid UTF-8 sequence starting at s, or 0. */
-static int utf8_len(const unsigned char *s)
-{
-    int n;
-    uint32_t cp;
-    if (s[0] < 0x80)
-        return 1;
-    if ((s[0] & 0xe0) == 0xc0) { n = 2; cp = s[0] & 0x1f; }
-    else if ((s[0] & 0xf0) == 0xe0) { n = 3; cp = s[0] & 0x0f; }
-    else if ((s[0] & 0xf8) == 0xf0) { n = 4; cp = s[0] & 0x07; }
-    else return 0;
-    for (int i = 1; i < n; i++) {
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (s[i] & 0x3f);
-    }
-    static const uint32_t min_cp[5] = { 0, 0, 0x80, 0x800, 0x10000 };
-    if (cp < min_cp[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-        return 0;
-    return n;
-}
-
 static void write_string(FILE *f, const char *str)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -77,7 +58,8 @@ static void write_string(FILE *f, const char *str)
         } else if (*s < 0x20) {
             fprintf(f, "\\u%04x", *s++);
         } else {
-            int n = utf8_len(s);
+            /* NUL is not a continuation byte, so a check never reads past the end. */
+            int n = npu_utf8_len(s, 4);
             if (n == 0) {
                 fputs("\\ufffd", f);
                 s++;

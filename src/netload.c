@@ -276,39 +276,52 @@ uint64_t npu_netload_mem_available(void)
     return (uint64_t)kb * 1024;
 }
 
-/* Appends sources' synapses from each connection into the CSR: connections
- * give each source's targets sorted, so a source fed by one connection is a
- * copy and one fed by several is a stable merge (ties in file order). */
-static void merge_source(struct npu_net *net, uint32_t s, struct npu_conn_out *outs,
-                         uint64_t *cursor, const uint32_t *list, uint32_t n_list,
-                         uint32_t *tmp_t, uint16_t *tmp_w)
+/* Connection indices feeding each area's sources, as a CSR over areas, so
+ * building is neither O(neurons x connections) nor O(areas x connections)
+ * in memory.  Wildcard connections feed every area and are kept apart. */
+struct feeds {
+    uint32_t *off;     /* [n_areas + 1] */
+    uint32_t *conn;    /* ascending within an area */
+    uint32_t *wild;    /* ascending */
+    uint32_t n_wild;
+};
+
+/* Appends source s's synapses from each connection into the CSR.  Each
+ * connection gives a source's targets sorted, so one connection is a copy
+ * and several are a stable merge (ties in file order, i.e. index order). */
+static void merge_source(struct npu_net *net, uint32_t s, struct npu_conn_out *outs, uint64_t *cursor,
+                         const struct feeds *fd, uint32_t *tmp_t, uint16_t *tmp_w)
 {
+    uint32_t a = net->area_of[s];
+    uint32_t i = fd->off[a], i_end = fd->off[a + 1], w = 0;
     uint64_t at = net->syn_off[s];
-    uint32_t runs = 0;
-    for (uint32_t li = 0; li < n_list; li++) {
-        struct npu_conn_out *o = &outs[list[li]];
+    bool first_run = true;
+    while (i < i_end || w < fd->n_wild) {
+        uint32_t c = (w >= fd->n_wild || (i < i_end && fd->conn[i] < fd->wild[w])) ? fd->conn[i++]
+                                                                                    : fd->wild[w++];
+        struct npu_conn_out *o = &outs[c];
         if (s < o->first || s - o->first >= o->n_src)
             continue;
         uint32_t cnt = o->count[s - o->first];
         if (cnt == 0)
             continue;
-        uint64_t dst = at;
-        memcpy(net->syn_target + dst, o->tgt + cursor[list[li]], cnt * sizeof(uint32_t));
-        memcpy(net->syn_wp + dst, o->wp + cursor[list[li]], cnt * sizeof(uint16_t));
-        cursor[list[li]] += cnt;
-        if (runs++ > 0) {
-            /* merge [syn_off[s], dst) with [dst, dst+cnt) */
-            uint64_t i = net->syn_off[s], j = dst, k = 0, mid = dst, end = dst + cnt;
-            while (i < mid || j < end) {
-                bool take_left = j >= end || (i < mid && (net->syn_target[i] & NPU_SYN_TARGET_MASK) <=
-                                                        (net->syn_target[j] & NPU_SYN_TARGET_MASK));
-                uint64_t from = take_left ? i++ : j++;
+        memcpy(net->syn_target + at, o->tgt + cursor[c], cnt * sizeof(uint32_t));
+        memcpy(net->syn_wp + at, o->wp + cursor[c], cnt * sizeof(uint16_t));
+        cursor[c] += cnt;
+        if (!first_run) {
+            /* merge [syn_off[s], at) with [at, at+cnt) */
+            uint64_t l = net->syn_off[s], r = at, k = 0, mid = at, end = at + cnt;
+            while (l < mid || r < end) {
+                bool left = r >= end || (l < mid && (net->syn_target[l] & NPU_SYN_TARGET_MASK) <=
+                                                    (net->syn_target[r] & NPU_SYN_TARGET_MASK));
+                uint64_t from = left ? l++ : r++;
                 tmp_t[k] = net->syn_target[from];
                 tmp_w[k++] = net->syn_wp[from];
             }
             memcpy(net->syn_target + net->syn_off[s], tmp_t, k * sizeof(uint32_t));
             memcpy(net->syn_wp + net->syn_off[s], tmp_w, k * sizeof(uint16_t));
         }
+        first_run = false;
         at += cnt;
     }
 }
@@ -326,9 +339,9 @@ static int build_csr(struct loader *L, struct npu_conn_out *outs, uint64_t max_b
     uint64_t need = (uint64_t)net->n_neurons * 6 + total * 6;
     if (max_bytes && need > max_bytes)
         return npu_err_set(L->err, NPU_E_RESOURCE,
-                           "%s: the network needs %.1f MiB for %llu synapses, more than the %.1f MiB available",
-                           L->ini->path, (double)need / 1048576.0, (unsigned long long)total,
-                           (double)max_bytes / 1048576.0);
+                           "%s: the network needs %.1f MiB for %u neurons and %llu synapses, more than the %.1f MiB available",
+                           L->ini->path, (double)need / 1048576.0, net->n_neurons,
+                           (unsigned long long)total, (double)max_bytes / 1048576.0);
     int rc = npu_net_alloc_arrays(net, L->err);
     if (rc)
         return rc;
@@ -348,28 +361,40 @@ static int build_csr(struct loader *L, struct npu_conn_out *outs, uint64_t max_b
         net->syn_off[s + 1] += net->syn_off[s];
     }
 
-    /* Which connections feed each area's sources, so the merge is not
-     * O(neurons x connections). */
-    uint32_t *lists = malloc(((size_t)net->n_areas * L->n_conns + 1) * sizeof(uint32_t));
-    uint32_t *n_list = calloc(net->n_areas, sizeof(uint32_t));
-    uint64_t *cursor = calloc(L->n_conns + 1, sizeof(uint64_t));
+    struct feeds fd = {
+        .off = calloc((size_t)net->n_areas + 1, sizeof(uint32_t)),
+        .conn = malloc(((size_t)L->n_conns + 1) * sizeof(uint32_t)),
+        .wild = malloc(((size_t)L->n_conns + 1) * sizeof(uint32_t)),
+    };
+    uint64_t *cursor = calloc((size_t)L->n_conns + 1, sizeof(uint64_t));
     uint32_t *tmp_t = malloc(((size_t)max_deg + 1) * sizeof(uint32_t));
     uint16_t *tmp_w = malloc(((size_t)max_deg + 1) * sizeof(uint16_t));
-    if (!lists || !n_list || !cursor || !tmp_t || !tmp_w) {
+    if (!fd.off || !fd.conn || !fd.wild || !cursor || !tmp_t || !tmp_w) {
         rc = npu_err_set(L->err, NPU_E_RESOURCE, "out of memory");
         goto out;
     }
-    for (uint32_t a = 0; a < net->n_areas; a++)
-        for (uint32_t c = 0; c < L->n_conns; c++)
-            if (L->conns[c].wildcard || L->conns[c].src == a)
-                lists[(size_t)a * L->n_conns + n_list[a]++] = c;
-    for (uint32_t s = 0; s < net->n_neurons; s++) {
-        uint32_t a = net->area_of[s];
-        merge_source(net, s, outs, cursor, lists + (size_t)a * L->n_conns, n_list[a], tmp_t, tmp_w);
+    for (uint32_t c = 0; c < L->n_conns; c++) {
+        if (L->conns[c].wildcard)
+            fd.wild[fd.n_wild++] = c;
+        else
+            fd.off[L->conns[c].src + 1]++;
     }
+    for (uint32_t a = 0; a < net->n_areas; a++)
+        fd.off[a + 1] += fd.off[a];
+    /* Fill in connection order (a counting sort by source area): each
+     * area's start offset advances to its end, i.e. to the next area's
+     * start, so shifting the array back by one restores it. */
+    for (uint32_t c = 0; c < L->n_conns; c++)
+        if (!L->conns[c].wildcard)
+            fd.conn[fd.off[L->conns[c].src]++] = c;
+    memmove(fd.off + 1, fd.off, (size_t)net->n_areas * sizeof(uint32_t));
+    fd.off[0] = 0;
+    for (uint32_t s = 0; s < net->n_neurons; s++)
+        merge_source(net, s, outs, cursor, &fd, tmp_t, tmp_w);
 out:
-    free(lists);
-    free(n_list);
+    free(fd.off);
+    free(fd.conn);
+    free(fd.wild);
     free(cursor);
     free(tmp_t);
     free(tmp_w);

@@ -224,32 +224,38 @@ static int interpret(struct npu_scenario *scn, struct npu_ini *ini, struct npu_e
     return rc;
 }
 
-int npu_scn_load(const char *path, const struct npu_override *ov, size_t n_ov,
-                 struct npu_scenario **out, struct npu_err *err)
+int npu_scn_load_ini(struct npu_ini *ini, const struct npu_override *ov, size_t n_ov,
+                     struct npu_scenario **out, struct npu_err *err)
 {
     *out = NULL;
-    struct npu_ini *ini;
-    int rc = npu_ini_load(path, &ini, err);
-    if (rc)
-        return rc;
     struct npu_scenario *scn = calloc(1, sizeof(*scn));
-    if (!scn) {
-        npu_ini_free(ini);
+    if (!scn)
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
-    }
-    rc = npu_ini_apply(ini, ov, n_ov, err);
+    int rc = npu_ini_apply(ini, ov, n_ov, err);
     if (!rc)
         rc = interpret(scn, ini, err);
     scn->digest = ini->digest;
-    if (!rc && !(scn->path = strdup(path)))
+    if (!rc && !(scn->path = strdup(ini->path)))
         rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
-    npu_ini_free(ini);
     if (rc) {
         npu_scn_free(scn);
         return rc;
     }
     *out = scn;
     return NPU_OK;
+}
+
+int npu_scn_load(const char *path, const struct npu_override *ov, size_t n_ov,
+                 struct npu_scenario **out, struct npu_err *err)
+{
+    struct npu_ini *ini;
+    *out = NULL;
+    int rc = npu_ini_load(path, &ini, err);
+    if (rc)
+        return rc;
+    rc = npu_scn_load_ini(ini, ov, n_ov, out, err);
+    npu_ini_free(ini);
+    return rc;
 }
 
 static int resolve_stim(struct npu_stim *st, const struct npu_net *net, struct npu_err *err)

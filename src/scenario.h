@@ -57,6 +57,10 @@ struct npu_scenario {
 int npu_scn_load(const char *path, const struct npu_override *ov, size_t n_ov,
                  struct npu_scenario **out, struct npu_err *err);
 
+/* Same, from an already parsed file (for tests and fuzzing). */
+int npu_scn_load_ini(struct npu_ini *ini, const struct npu_override *ov, size_t n_ov,
+                     struct npu_scenario **out, struct npu_err *err);
+
 /* Binds stimuli to the network's areas and checks coordinates.  Adds
  * warnings for stimuli scheduled past the last burst and areas that can
  * never receive input. */

@@ -1,16 +1,10 @@
 #include "sim.h"
 
+#include "clock.h"
+
 #include <string.h>
-#include <time.h>
 
 #include "inject.h"
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Writes one collected batch and accounts for it. */
 static int consume(const struct npu_net *net, const struct npu_scenario *scn, const struct npu_fires *f,
@@ -50,7 +44,7 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
     uint32_t next = 1, in_flight = 0;
     bool stopping = false;
     int rc = NPU_OK;
-    double t0 = now_s();
+    double t0 = npu_clock_now();
 
     while (!rc && (in_flight > 0 || (next <= scn->bursts && !stopping))) {
         /* Keep the backend busy: submit ahead before writing what is back. */
@@ -73,7 +67,7 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
         in_flight--;
         rc = consume(net, scn, &f, opts, st, err);
         if (opts->progress)
-            opts->progress(opts->progress_ctx, st->bursts, scn->bursts, now_s() - t0);
+            opts->progress(opts->progress_ctx, st->bursts, scn->bursts, npu_clock_now() - t0);
         if (opts->stop && *opts->stop)
             stopping = true;
     }
@@ -85,7 +79,7 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
             break;
         in_flight--;
     }
-    st->wall_s = now_s() - t0;
+    st->wall_s = npu_clock_now() - t0;
     npu_inject_buf_free(&inj);
     if (!rc && stopping && st->bursts < scn->bursts)
         rc = npu_err_set(err, NPU_E_INTERRUPTED, "interrupted after burst %u of %u", st->bursts,

@@ -446,6 +446,9 @@ int npu_trace_writer_close(struct npu_trace_writer *w, enum npu_trace_end how,
     int rc = NPU_OK;
     if (w->failed) {
         rc = npu_err_set(err, NPU_E_IO, "%s: an earlier write failed", w->path);
+    } else if ((unsigned)how > NPU_TRACE_END_ERROR) {
+        /* Closed without an end record: the file reads as cut short. */
+        rc = npu_err_set(err, NPU_E_INTERNAL, "%s: bad end kind %d", w->path, (int)how);
     } else {
         uint8_t end[END_PAYLOAD_LEN];
         put_u32(end, w->last_burst);

@@ -8,10 +8,12 @@
  *   --backend=S --device=S --program=S --seed=N --set=S (repeat)
  *   --end=complete|interrupted|error|none   none: no end record, as if killed
  *   --force                     overwrite OUT
+ *   --kill-after=K              flush after burst K, then SIGKILL itself
  * Each BURST is "-" (no fires) or ID[:MP],ID[:MP],... ascending; MP is
  * parsed with strtof and defaults to 0.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +53,7 @@ int main(int argc, char **argv)
         { "set", required_argument, NULL, 'S' },
         { "end", required_argument, NULL, 'e' },
         { "force", no_argument, NULL, 'f' },
+        { "kill-after", required_argument, NULL, 'k' },
         { 0 },
     };
     struct npu_trace_area areas[MAX_AREAS];
@@ -70,6 +73,7 @@ int main(int argc, char **argv)
     };
     const char *end = "complete";
     bool force = false;
+    unsigned long kill_after = 0;
     int c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -81,6 +85,7 @@ int main(int argc, char **argv)
         case 's': h.seed = num(optarg); break;
         case 'e': end = optarg; break;
         case 'f': force = true; break;
+        case 'k': kill_after = num(optarg); break;
         case 'S':
             if (h.n_overrides == MAX_SETS)
                 return die("too many --set");
@@ -143,6 +148,14 @@ int main(int argc, char **argv)
         if (npu_trace_writer_burst(w, b + 1, n, ids, mp, &err)) {
             fprintf(stderr, "mktrace: %s\n", err.msg);
             return err.code;
+        }
+        /* What `npusim run` does between batches, then the worst stop. */
+        if (b + 1 == kill_after) {
+            if (npu_trace_writer_flush(w, &err)) {
+                fprintf(stderr, "mktrace: %s\n", err.msg);
+                return err.code;
+            }
+            raise(SIGKILL);
         }
     }
     free(ids);

@@ -193,6 +193,17 @@ check(rc == 2, "export: no --format -> 2 (usage)", out + err)
 rc, out, err = npusim("export", a, "--format=xml")
 check(rc == 2, "export: bad --format -> 2 (usage)", out + err)
 
+# --- a run killed with SIGKILL after flushing burst 3 ---
+killed = path("killed.trace")
+r = subprocess.run([MKTRACE, killed, *AREAS, "--potentials", "--kill-after=3", *BURSTS])
+check(r.returncode == -9, "mktrace --kill-after: killed by SIGKILL", str(r.returncode))
+rc, out, err = npusim("info", "--json", killed)
+j = json.loads(out) if rc == 0 else {}
+check(rc == 0 and j.get("end") == "cut_short" and j.get("last_burst") == 3,
+      "info: killed run reads as cut short at burst 3", out + err)
+rc, out, err = npusim("diff", killed, short)
+check(rc == 0, "diff: killed run equals the same bursts cut short", out + err)
+
 # --- the writer refuses to overwrite ---
 r = subprocess.run([MKTRACE, a, "-"], capture_output=True, text=True)
 check(r.returncode == 4 and "exists" in r.stderr, "writer: existing file refused", r.stderr)
