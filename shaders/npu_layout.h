@@ -1,0 +1,117 @@
+/* npu_layout: what the C side and the GLSL side of the Vulkan backend must
+ * agree on: descriptor bindings, the push-constant block, the control block
+ * and the packed per-area parameters.  Included by C (src/vulkan/) and by
+ * every shader (glslc defines VULKAN).  Sizes are checked by static_assert
+ * on the C side; std430 gives the same offsets because every member is a
+ * 32-bit scalar or an array of them. */
+#ifndef NPU_LAYOUT_H
+#define NPU_LAYOUT_H
+
+#ifndef VULKAN
+#include <assert.h>
+#include <stdint.h>
+#define NPU_UINT uint32_t
+#define NPU_FLOAT float
+#else
+#define NPU_UINT uint
+#define NPU_FLOAT float
+#endif
+
+/* Threads per workgroup of every kernel but the one-thread setup kernel. */
+#define NPU_WG 64u
+
+/* Descriptor set 0.  One set per in-flight slot: they differ only in the
+ * INJECT and OUT buffers. */
+#define NPU_B_AREA 0        /* struct npu_gpu_area[n_areas] */
+#define NPU_B_AREA_OF 1     /* uint16[n] packed two per uint */
+#define NPU_B_SYN_OFF 2     /* uint[n + 1] */
+#define NPU_B_SYN_TGT 3     /* uint[S]: target | inhibitory bit */
+#define NPU_B_SYN_WP 4      /* uint16[S] packed two per uint: weight | psp << 8 */
+#define NPU_B_MP 5          /* float[n] */
+#define NPU_B_CC 6          /* uint[n]: countdown | cfc << 16 */
+#define NPU_B_FCL 7         /* uint64[n]: Q16 sums, two's complement */
+#define NPU_B_CAND_STAMP 8  /* uint[n]: last burst the neuron was a candidate in */
+#define NPU_B_CAND_LIST 9   /* uint[2n]: candidates of the even / odd burst */
+#define NPU_B_FIRE_STAMP 10 /* uint[n]: last burst the neuron fired in */
+#define NPU_B_FIRE_ID 11    /* uint[2n]: fire list of the even / odd burst (unordered) */
+#define NPU_B_FIRE_MP 12    /* float[2n]: mp at firing, same order */
+#define NPU_B_LAST_MP 13    /* float[n]: mp at the neuron's last fire (dense propagation) */
+#define NPU_B_POWER 14      /* uint[n_power]: ids of the power neurons */
+#define NPU_B_CTL 15        /* struct npu_gpu_ctl */
+#define NPU_B_INJECT 16     /* per slot, uint[3 * stimuli]: id, q low, q high */
+#define NPU_B_OUT 17        /* per slot, uint: off[batch+1], ids, mp bits */
+#define NPU_B_COUNT 18
+
+/* Area flags (npu_gpu_area.snooze_flags >> 16). */
+#define NPU_AF_LIMIT 1u
+#define NPU_AF_ACCUMULATE 2u
+#define NPU_AF_MP_PSP 4u
+#define NPU_AF_UNIFORM 8u
+
+/* Setup kernel modes (push constant mode). */
+#define NPU_SETUP_DYN 0u   /* after propagation: dynamics dispatch sizes */
+#define NPU_SETUP_NEXT 1u  /* after dynamics: fire offsets, compaction and next burst's sizes */
+
+/* Arithmetic self-test modes (test_arith.comp). */
+#define NPU_TEST_TO_FLOAT 0u   /* in: int64 pairs -> out: float bits of npu_fx_to_float */
+#define NPU_TEST_UNIFORM 1u    /* in: (i, b) pairs -> out: pcg, float bits of npu_fx_uniform */
+#define NPU_TEST_PSP 2u        /* in: float bits of mp -> out: npu_fx_psp_from_mp */
+#define NPU_TEST_CONTRIB 3u    /* in: (w, psp, inh, uniform, k) -> out: int64 pair */
+#define NPU_TEST_FLOAT_OPS 4u  /* in: (a, b) float bits -> out: a + b, a * b */
+
+/* Dense-or-sparse choice: the dense kernel runs when count * 256 >= n * ratio. */
+#define NPU_DENSE_SCALE 256u
+
+/* Indirect dispatch arguments, x y z. */
+#define NPU_ARGS_RESET 4
+#define NPU_ARGS_PROP_SPARSE 7
+#define NPU_ARGS_PROP_DENSE 10
+#define NPU_ARGS_DYN_SPARSE 13
+#define NPU_ARGS_DYN_DENSE 16
+#define NPU_ARGS_COMPACT 19
+#define NPU_CTL_WORDS 24
+
+/* The control block: counts and indirect arguments, all device-side. */
+struct npu_gpu_ctl {
+    NPU_UINT cand_count[2];
+    NPU_UINT fire_count[2];
+    NPU_UINT args[NPU_CTL_WORDS - 4]; /* word NPU_ARGS_* - 4 starts each x,y,z */
+};
+
+struct npu_gpu_area {
+    NPU_FLOAT threshold;
+    NPU_FLOAT threshold_limit;
+    NPU_FLOAT keep;
+    NPU_FLOAT excitability;
+    NPU_UINT refractory_cfl;  /* refractory | cfl << 16 */
+    NPU_UINT snooze_flags;    /* snooze | NPU_AF_* << 16 */
+    NPU_UINT pad[2];
+};
+
+struct npu_gpu_push {
+    NPU_UINT n;            /* neurons */
+    NPU_UINT burst;        /* burst number, from 1 */
+    NPU_UINT parity;       /* burst & 1: which half of the candidate / fire lists is this burst's */
+    NPU_UINT j;            /* burst index inside the batch */
+    NPU_UINT inject_off;   /* first stimulus of this burst in INJECT */
+    NPU_UINT inject_count;
+    NPU_UINT ids_base;     /* OUT word of the first fire id */
+    NPU_UINT mp_base;      /* OUT word of the first fire mp */
+    NPU_UINT n_power;
+    NPU_UINT prop_ratio;   /* dense propagation when fires * 256 >= n * prop_ratio */
+    NPU_UINT dyn_ratio;    /* dense dynamics when candidates * 256 >= n * dyn_ratio */
+    NPU_UINT group_cap;    /* most workgroups per dispatch; kernels loop over the rest */
+    NPU_UINT mode;         /* setup / test mode */
+    NPU_UINT power_lo;     /* Q16 power amount, two's complement int64 */
+    NPU_UINT power_hi;
+    NPU_UINT pad;
+};
+
+#ifndef VULKAN
+static_assert(sizeof(struct npu_gpu_ctl) == NPU_CTL_WORDS * 4, "ctl layout");
+static_assert(sizeof(struct npu_gpu_area) == 32, "area layout");
+static_assert(sizeof(struct npu_gpu_push) == 64, "push constants fit the 128-byte minimum");
+static_assert(NPU_ARGS_COMPACT + 3 <= NPU_CTL_WORDS, "ctl words");
+#endif
+
+#endif

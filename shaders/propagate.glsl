@@ -1,0 +1,18 @@
+// Step 5 for one fired source s whose mp at firing was m: lanes lane, lane +
+// step, ... of its outgoing synapses.
+void propagate(uint s, float m, uint lane, uint step)
+{
+    uint flags = areas[area_of(s)].snooze_flags >> 16;
+    bool mp_psp = (flags & NPU_AF_MP_PSP) != 0u;
+    bool uniform_psp = (flags & NPU_AF_UNIFORM) != 0u;
+    uint a = syn_off[s];
+    uint e = syn_off[s + 1u];
+    uint psp_m = mp_psp ? fx_psp_from_mp(m) : 0u;
+    for (uint x = a + lane; x < e; x += step) {
+        uint t = syn_tgt[x];
+        uint wp = syn_wp(x);
+        uint psp = mp_psp ? psp_m : (wp >> 8);
+        fcl_add(t & 0x7fffffffu,
+                fx_contribution(wp & 0xffu, psp, (t & 0x80000000u) != 0u, uniform_psp, e - a));
+    }
+}

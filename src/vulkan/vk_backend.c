@@ -1,0 +1,845 @@
+/* The Vulkan compute backend: the ops table and the recording of batches.
+ *
+ * Everything a burst touches lives on the device between bursts; a batch
+ * of bursts is one command buffer whose dispatch sizes come from device-side
+ * counts (indirect dispatch), so the host only uploads the batch's stimuli
+ * before and reads the fire lists after.  docs/vulkan.md has the picture. */
+#include "vk_backend.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "npu_layout.h"
+#include "vk_ctx.h"
+#include "vk_mem.h"
+#include "vk_pipe.h"
+
+#define N_SLOTS NPU_BACKEND_MAX_IN_FLIGHT
+#define N_DEVICE_BUFFERS NPU_B_INJECT /* bindings below INJECT are shared by both slots */
+
+/* The automatic batch size keeps one slot's readback buffer, sized for the
+ * worst case (every neuron fires every burst), under this many bytes. */
+#define READBACK_BUDGET (UINT64_C(64) << 20)
+#define MAX_AUTO_BATCH 256u
+#define INITIAL_INJECT_WORDS 4096u
+
+/* Dense kernels run when count * 256 >= n * ratio (shaders/setup.comp). */
+#define DEFAULT_PROP_RATIO 128u  /* half the neurons fired */
+#define DEFAULT_DYN_RATIO 64u    /* a quarter are candidates */
+#define NEVER_DENSE_RATIO 512u
+
+struct vk_slot {
+    struct npu_vk_buf inject;
+    struct npu_vk_buf out;
+    VkDescriptorSet set;
+    VkCommandBuffer cb;
+    VkFence fence;
+    uint32_t first_burst;
+    uint32_t count;
+};
+
+struct vk_backend {
+    struct npu_backend base;
+    struct npu_vk_ctx ctx;
+    struct npu_vk_pipes pipes;
+    VkDescriptorPool dpool;
+    struct npu_vk_buf buf[N_DEVICE_BUFFERS];
+    struct vk_slot slot[N_SLOTS];
+
+    struct npu_backend_cfg cfg;
+    bool uploaded;
+    uint32_t n;
+    uint32_t n_power;
+    int64_t power_q;
+    uint32_t batch;
+    uint32_t next_burst;
+    unsigned head;          /* oldest slot in flight */
+    unsigned in_flight;
+    uint32_t prop_ratio, dyn_ratio, group_cap;
+
+    /* What collect() returns; reused. */
+    uint32_t *c_off;
+    uint32_t *c_id;
+    float *c_mp;
+    uint64_t *c_key;
+    size_t c_cap;           /* entries of c_id / c_mp / c_key */
+    uint32_t c_off_cap;
+};
+
+static struct vk_backend *to_vk(struct npu_backend *be)
+{
+    return (struct vk_backend *)be;
+}
+
+static void vk_destroy(struct npu_backend *be_)
+{
+    struct vk_backend *be = to_vk(be_);
+    if (!be)
+        return;
+    struct npu_vk_ctx *ctx = &be->ctx;
+    if (ctx->device) {
+        ctx->vk.DeviceWaitIdle(ctx->device);
+        for (int s = 0; s < N_SLOTS; s++) {
+            npu_vk_buf_destroy(ctx, &be->slot[s].inject);
+            npu_vk_buf_destroy(ctx, &be->slot[s].out);
+            if (be->slot[s].fence)
+                ctx->vk.DestroyFence(ctx->device, be->slot[s].fence, NULL);
+        }
+        for (int b = 0; b < N_DEVICE_BUFFERS; b++)
+            npu_vk_buf_destroy(ctx, &be->buf[b]);
+        if (be->dpool)
+            ctx->vk.DestroyDescriptorPool(ctx->device, be->dpool, NULL);
+        npu_vk_pipes_destroy(ctx, &be->pipes);
+    }
+    npu_vk_ctx_destroy(ctx); /* frees the command buffers with the pool */
+    free(be->c_off);
+    free(be->c_id);
+    free(be->c_mp);
+    free(be->c_key);
+    free(be);
+}
+
+static uint32_t ratio_from_env(const char *mode, uint32_t dflt)
+{
+    /* NPUSIM_VK_DENSE=always|never: a testing knob that forces the dense or
+     * the sparse kernels, so both are compared against the CPU. */
+    if (mode && strcmp(mode, "always") == 0)
+        return 0;
+    if (mode && strcmp(mode, "never") == 0)
+        return NEVER_DENSE_RATIO;
+    return dflt;
+}
+
+static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out,
+                     struct npu_err *err)
+{
+    int rc;
+    *out = NULL;
+    struct vk_backend *be = calloc(1, sizeof(*be));
+    if (!be)
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+    be->base.ops = &npu_backend_vulkan;
+    be->cfg = *cfg;
+    struct npu_vk_ctx *ctx = &be->ctx;
+    rc = npu_vk_ctx_create(ctx, cfg, err);
+    if (rc)
+        goto error;
+    snprintf(be->base.device, sizeof(be->base.device), "%.180s (Vulkan %u.%u, %s)",
+             ctx->props.deviceName, VK_API_VERSION_MAJOR(ctx->props.apiVersion),
+             VK_API_VERSION_MINOR(ctx->props.apiVersion),
+             ctx->denorm_preserve ? "denormals preserved" : "denormals not guaranteed");
+    rc = npu_vk_pipes_create(ctx, &be->pipes, err);
+    if (rc)
+        goto error;
+
+    const VkDescriptorPoolSize size = {
+        .type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+        .descriptorCount = NPU_B_COUNT * N_SLOTS,
+    };
+    const VkDescriptorPoolCreateInfo pinfo = {
+        .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+        .maxSets = N_SLOTS,
+        .poolSizeCount = 1,
+        .pPoolSizes = &size,
+    };
+    VK_CHECK(ctx->vk.CreateDescriptorPool(ctx->device, &pinfo, NULL, &be->dpool));
+    for (int s = 0; s < N_SLOTS; s++) {
+        struct vk_slot *sl = &be->slot[s];
+        const VkDescriptorSetAllocateInfo ainfo = {
+            .sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+            .descriptorPool = be->dpool,
+            .descriptorSetCount = 1,
+            .pSetLayouts = &be->pipes.set_layout,
+        };
+        VK_CHECK(ctx->vk.AllocateDescriptorSets(ctx->device, &ainfo, &sl->set));
+        const VkCommandBufferAllocateInfo cinfo = {
+            .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO,
+            .commandPool = ctx->pool,
+            .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY,
+            .commandBufferCount = 1,
+        };
+        VK_CHECK(ctx->vk.AllocateCommandBuffers(ctx->device, &cinfo, &sl->cb));
+        const VkFenceCreateInfo finfo = { .sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO };
+        VK_CHECK(ctx->vk.CreateFence(ctx->device, &finfo, NULL, &sl->fence));
+    }
+    const char *mode = getenv("NPUSIM_VK_DENSE");
+    be->prop_ratio = ratio_from_env(mode, DEFAULT_PROP_RATIO);
+    be->dyn_ratio = ratio_from_env(mode, DEFAULT_DYN_RATIO);
+    be->group_cap = ctx->props.limits.maxComputeWorkGroupCount[0];
+    if (be->group_cap > 65535u)
+        be->group_cap = 65535u;
+    *out = &be->base;
+    return NPU_OK;
+error:
+    vk_destroy(&be->base);
+    return rc;
+}
+
+static void update_set(struct vk_backend *be, struct vk_slot *sl)
+{
+    VkDescriptorBufferInfo info[NPU_B_COUNT];
+    VkWriteDescriptorSet w[NPU_B_COUNT];
+    for (uint32_t b = 0; b < NPU_B_COUNT; b++) {
+        const struct npu_vk_buf *buf = b == NPU_B_INJECT ? &sl->inject
+                                     : b == NPU_B_OUT ? &sl->out : &be->buf[b];
+        info[b] = (VkDescriptorBufferInfo){ .buffer = buf->buf, .offset = 0,
+                                            .range = VK_WHOLE_SIZE };
+        w[b] = (VkWriteDescriptorSet){
+            .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+            .dstSet = sl->set,
+            .dstBinding = b,
+            .descriptorCount = 1,
+            .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+            .pBufferInfo = &info[b],
+        };
+    }
+    be->ctx.vk.UpdateDescriptorSets(be->ctx.device, NPU_B_COUNT, w, 0, NULL);
+}
+
+/* Words of one slot's readback buffer for a batch of `batch` bursts. */
+static uint64_t out_words(uint64_t batch, uint64_t n)
+{
+    return batch + 1 + 2 * batch * n;
+}
+
+static void free_device_buffers(struct vk_backend *be)
+{
+    for (int b = 0; b < N_DEVICE_BUFFERS; b++)
+        npu_vk_buf_destroy(&be->ctx, &be->buf[b]);
+    for (int s = 0; s < N_SLOTS; s++) {
+        npu_vk_buf_destroy(&be->ctx, &be->slot[s].inject);
+        npu_vk_buf_destroy(&be->ctx, &be->slot[s].out);
+    }
+    be->uploaded = false;
+}
+
+static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
+{
+    uint64_t best = 0;
+    for (uint32_t h = 0; h < ctx->mem.memoryHeapCount; h++)
+        if ((ctx->mem.memoryHeaps[h].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT) &&
+            ctx->mem.memoryHeaps[h].size > best)
+            best = ctx->mem.memoryHeaps[h].size;
+    return best;
+}
+
+static const char *const buffer_names[N_DEVICE_BUFFERS] = {
+    "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
+    "cand_stamp", "cand_list", "fire_stamp", "fire_id", "fire_mp", "last_mp", "power", "ctl",
+};
+
+/* Sizes every buffer, picks the batch, and refuses what cannot fit before
+ * anything is allocated. */
+static int plan(struct vk_backend *be, const struct npu_net *net, uint32_t n_power,
+                uint64_t size[N_DEVICE_BUFFERS], struct npu_err *err)
+{
+    const VkPhysicalDeviceLimits *lim = &be->ctx.props.limits;
+    uint64_t n = net->n_neurons, s = net->n_synapses;
+    size[NPU_B_AREA] = (uint64_t)net->n_areas * sizeof(struct npu_gpu_area);
+    size[NPU_B_AREA_OF] = (n + 1) / 2 * 4;
+    size[NPU_B_SYN_OFF] = (n + 1) * 4;
+    size[NPU_B_SYN_TGT] = s * 4;
+    size[NPU_B_SYN_WP] = (s + 1) / 2 * 4;
+    size[NPU_B_MP] = n * 4;
+    size[NPU_B_CC] = n * 4;
+    size[NPU_B_FCL] = n * 8;
+    size[NPU_B_CAND_STAMP] = n * 4;
+    size[NPU_B_CAND_LIST] = 2 * n * 4;
+    size[NPU_B_FIRE_STAMP] = n * 4;
+    size[NPU_B_FIRE_ID] = 2 * n * 4;
+    size[NPU_B_FIRE_MP] = 2 * n * 4;
+    size[NPU_B_LAST_MP] = n * 4;
+    size[NPU_B_POWER] = (uint64_t)n_power * 4;
+    size[NPU_B_CTL] = sizeof(struct npu_gpu_ctl);
+
+    uint64_t range = lim->maxStorageBufferRange;
+    uint64_t max_alloc = be->ctx.max_alloc ? be->ctx.max_alloc : UINT64_MAX;
+    uint64_t cap = range < max_alloc ? range : max_alloc;
+    uint64_t total = 0;
+    for (int b = 0; b < N_DEVICE_BUFFERS; b++) {
+        if (size[b] > cap)
+            return npu_err_set(err, NPU_E_RESOURCE,
+                               "vulkan: the %s buffer needs %llu bytes; %s allows %llu per "
+                               "buffer (maxStorageBufferRange %llu, maxMemoryAllocationSize "
+                               "%llu): %u neurons, %llu synapses is too big for this device",
+                               buffer_names[b], (unsigned long long)size[b],
+                               be->ctx.props.deviceName, (unsigned long long)cap,
+                               (unsigned long long)range, (unsigned long long)max_alloc,
+                               net->n_neurons, (unsigned long long)s);
+        total += size[b];
+    }
+
+    /* Readback: the worst case of every neuron firing every burst. */
+    uint64_t per_burst = 2 * n * 4 + 4;
+    uint64_t batch;
+    if (be->cfg.batch) {
+        batch = be->cfg.batch;
+        if (out_words(batch, n) * 4 > cap)
+            return npu_err_set(err, NPU_E_RESOURCE,
+                               "vulkan: --batch=%llu needs a %llu-byte readback buffer "
+                               "(every neuron firing every burst); the device allows %llu",
+                               (unsigned long long)batch,
+                               (unsigned long long)(out_words(batch, n) * 4),
+                               (unsigned long long)cap);
+    } else {
+        uint64_t budget = READBACK_BUDGET < cap ? READBACK_BUDGET : cap;
+        batch = budget / per_burst;
+        if (batch > MAX_AUTO_BATCH)
+            batch = MAX_AUTO_BATCH;
+        while (batch > 1 && out_words(batch, n) * 4 > cap)
+            batch--;
+        if (batch < 1)
+            batch = 1;
+        if (out_words(batch, n) * 4 > cap)
+            return npu_err_set(err, NPU_E_RESOURCE,
+                               "vulkan: one burst of %u neurons needs a %llu-byte readback "
+                               "buffer; the device allows %llu", net->n_neurons,
+                               (unsigned long long)(out_words(1, n) * 4),
+                               (unsigned long long)cap);
+    }
+    be->batch = (uint32_t)batch;
+    uint64_t readback = N_SLOTS * out_words(batch, n) * 4;
+    uint64_t heap = device_local_heap(&be->ctx);
+    if (total > heap)
+        return npu_err_set(err, NPU_E_RESOURCE,
+                           "vulkan: the network and state need %llu bytes of device memory; "
+                           "the largest device-local heap of %s has %llu",
+                           (unsigned long long)total, be->ctx.props.deviceName,
+                           (unsigned long long)heap);
+    if (be->cfg.max_device_bytes && total + readback > be->cfg.max_device_bytes)
+        return npu_err_set(err, NPU_E_RESOURCE,
+                           "vulkan: %llu bytes needed (network and state %llu, readback %llu "
+                           "for batches of %llu); the limit is %llu",
+                           (unsigned long long)(total + readback), (unsigned long long)total,
+                           (unsigned long long)readback, (unsigned long long)batch,
+                           (unsigned long long)be->cfg.max_device_bytes);
+    return NPU_OK;
+}
+
+static int check_net(const struct npu_net *net, struct npu_err *err)
+{
+    if (net->syn_off[net->n_neurons] != net->n_synapses)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: syn_off[n] = %u, not %llu",
+                           net->syn_off[net->n_neurons],
+                           (unsigned long long)net->n_synapses);
+    for (uint32_t i = 0; i < net->n_neurons; i++)
+        if (net->syn_off[i] > net->syn_off[i + 1] || net->area_of[i] >= net->n_areas)
+            return npu_err_set(err, NPU_E_INTERNAL, "vulkan: bad CSR or area at neuron %u", i);
+    for (uint64_t k = 0; k < net->n_synapses; k++)
+        if ((net->syn_target[k] & NPU_SYN_TARGET_MASK) >= net->n_neurons)
+            return npu_err_set(err, NPU_E_INTERNAL, "vulkan: synapse %llu targets %u of %u",
+                               (unsigned long long)k, net->syn_target[k] & NPU_SYN_TARGET_MASK,
+                               net->n_neurons);
+    return NPU_OK;
+}
+
+static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
+                     const struct npu_run_params *params, struct npu_err *err)
+{
+    struct vk_backend *be = to_vk(be_);
+    struct npu_vk_ctx *ctx = &be->ctx;
+    uint64_t size[N_DEVICE_BUFFERS];
+    struct npu_gpu_area *areas = NULL;
+    uint32_t *power = NULL;
+    int rc;
+
+    if (be->in_flight)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: upload with batches in flight");
+    free_device_buffers(be);
+    rc = check_net(net, err);
+    if (rc)
+        return rc;
+
+    be->n = net->n_neurons;
+    be->power_q = params ? params->power_q : 0;
+    uint32_t n_power = 0;
+    for (uint32_t a = 0; a < net->n_areas; a++)
+        if (net->areas[a].power)
+            n_power += net->areas[a].count;
+    rc = plan(be, net, n_power, size, err);
+    if (rc)
+        return rc;
+    for (int b = 0; b < N_DEVICE_BUFFERS; b++) {
+        rc = npu_vk_buf_create(ctx, &be->buf[b], size[b], NPU_VK_DEVICE, err);
+        if (rc)
+            goto error;
+    }
+    for (int s = 0; s < N_SLOTS; s++) {
+        rc = npu_vk_buf_create(ctx, &be->slot[s].inject, INITIAL_INJECT_WORDS * 4,
+                               NPU_VK_HOST, err);
+        if (!rc)
+            rc = npu_vk_buf_create(ctx, &be->slot[s].out, out_words(be->batch, be->n) * 4,
+                                   NPU_VK_HOST, err);
+        if (rc)
+            goto error;
+        update_set(be, &be->slot[s]);
+    }
+
+    areas = calloc(net->n_areas ? net->n_areas : 1, sizeof(*areas));
+    power = calloc(n_power ? n_power : 1, sizeof(*power));
+    if (!areas || !power) {
+        rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+        goto error;
+    }
+    uint32_t np = 0;
+    for (uint32_t a = 0; a < net->n_areas; a++) {
+        const struct npu_area *ar = &net->areas[a];
+        uint32_t flags = (ar->has_limit ? NPU_AF_LIMIT : 0) |
+                         (ar->accumulate ? NPU_AF_ACCUMULATE : 0) |
+                         (ar->mp_driven_psp ? NPU_AF_MP_PSP : 0) |
+                         (ar->psp_uniform ? NPU_AF_UNIFORM : 0);
+        areas[a] = (struct npu_gpu_area){
+            .threshold = ar->threshold,
+            .threshold_limit = ar->threshold_limit,
+            .keep = ar->keep,
+            .excitability = ar->excitability,
+            .refractory_cfl = ar->refractory | (uint32_t)ar->cfl << 16,
+            .snooze_flags = ar->snooze | flags << 16,
+        };
+        if (ar->power)
+            for (uint32_t k = 0; k < ar->count; k++)
+                power[np++] = ar->base + k;
+    }
+    be->n_power = np;
+
+    /* uint16 arrays are uploaded as they lie in memory: two per 32-bit word,
+     * the even index in the low half (little-endian hosts and devices). */
+    rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_AREA], areas, size[NPU_B_AREA], err);
+    if (!rc)
+        rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_AREA_OF], net->area_of,
+                              (uint64_t)net->n_neurons * 2, err);
+    if (!rc)
+        rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_SYN_OFF], net->syn_off,
+                              size[NPU_B_SYN_OFF], err);
+    if (!rc)
+        rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_SYN_TGT], net->syn_target,
+                              size[NPU_B_SYN_TGT], err);
+    if (!rc)
+        rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_SYN_WP], net->syn_wp,
+                              net->n_synapses * 2, err);
+    if (!rc)
+        rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_POWER], power, size[NPU_B_POWER], err);
+    for (int b = NPU_B_MP; !rc && b <= NPU_B_LAST_MP; b++)
+        rc = npu_vk_buf_fill(ctx, &be->buf[b], 0, err);
+    if (rc)
+        goto error;
+
+    /* Burst 1 has nothing to reset or propagate: zero counts, empty dispatches. */
+    uint32_t ctl[NPU_CTL_WORDS] = { 0 };
+    for (int w = NPU_ARGS_RESET; w + 2 < NPU_CTL_WORDS; w += 3) {
+        ctl[w + 1] = 1;
+        ctl[w + 2] = 1;
+    }
+    rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_CTL], ctl, sizeof(ctl), err);
+    if (rc)
+        goto error;
+    be->next_burst = 1;
+    be->uploaded = true;
+    free(areas);
+    free(power);
+    return NPU_OK;
+error:
+    free(areas);
+    free(power);
+    free_device_buffers(be);
+    return rc;
+}
+
+static uint32_t vk_max_batch(struct npu_backend *be)
+{
+    return to_vk(be)->batch ? to_vk(be)->batch : 1;
+}
+
+static void barrier(struct npu_vk_ctx *ctx, VkCommandBuffer cb)
+{
+    const VkMemoryBarrier mb = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                         VK_ACCESS_INDIRECT_COMMAND_READ_BIT,
+    };
+    ctx->vk.CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                               VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT |
+                                   VK_PIPELINE_STAGE_DRAW_INDIRECT_BIT,
+                               0, 1, &mb, 0, NULL, 0, NULL);
+}
+
+static void dispatch(struct vk_backend *be, VkCommandBuffer cb, enum npu_vk_kernel k,
+                     const struct npu_gpu_push *pc, uint32_t groups)
+{
+    const struct npu_vk_fn *vk = &be->ctx.vk;
+    vk->CmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->pipes.pipe[k]);
+    vk->CmdPushConstants(cb, be->pipes.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(*pc), pc);
+    vk->CmdDispatch(cb, groups, 1, 1);
+}
+
+static void dispatch_indirect(struct vk_backend *be, VkCommandBuffer cb, enum npu_vk_kernel k,
+                              const struct npu_gpu_push *pc, uint32_t args_word)
+{
+    const struct npu_vk_fn *vk = &be->ctx.vk;
+    vk->CmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->pipes.pipe[k]);
+    vk->CmdPushConstants(cb, be->pipes.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(*pc), pc);
+    vk->CmdDispatchIndirect(cb, be->buf[NPU_B_CTL].buf, (VkDeviceSize)args_word * 4);
+}
+
+static uint32_t groups_for(const struct vk_backend *be, uint32_t count)
+{
+    uint32_t g = (uint32_t)(((uint64_t)count + NPU_WG - 1) / NPU_WG);
+    return g < be->group_cap ? g : be->group_cap;
+}
+
+static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_burst,
+                                    uint32_t j, uint32_t batch)
+{
+    uint32_t b = first_burst + j;
+    return (struct npu_gpu_push){
+        .n = be->n,
+        .burst = b,
+        .parity = b & 1u,
+        .j = j,
+        .ids_base = batch + 1,
+        .mp_base = batch + 1 + batch * be->n,
+        .n_power = be->n_power,
+        .prop_ratio = be->prop_ratio,
+        .dyn_ratio = be->dyn_ratio,
+        .group_cap = be->group_cap,
+        .power_lo = (uint32_t)(uint64_t)be->power_q,
+        .power_hi = (uint32_t)((uint64_t)be->power_q >> 32),
+    };
+}
+
+/* Records bursts first_burst .. first_burst+count-1 (see docs/vulkan.md). */
+static void record_batch(struct vk_backend *be, struct vk_slot *sl,
+                         const struct npu_inject *in)
+{
+    const struct npu_vk_fn *vk = &be->ctx.vk;
+    VkCommandBuffer cb = sl->cb;
+    uint32_t batch = be->batch;
+
+    /* Makes the previous submission's device writes visible to this one. */
+    const VkMemoryBarrier top = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT,
+    };
+    vk->CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
+                           VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, 0, 1, &top, 0, NULL, 0, NULL);
+    vk->CmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->pipes.layout, 0, 1,
+                              &sl->set, 0, NULL);
+    for (uint32_t j = 0; j < in->count; j++) {
+        struct npu_gpu_push pc = push_for(be, in->first_burst, j, batch);
+        if (j > 0) {
+            struct npu_gpu_push prev = push_for(be, in->first_burst, j - 1, batch);
+            dispatch_indirect(be, cb, NPU_K_COMPACT, &prev, NPU_ARGS_COMPACT);
+        }
+        dispatch_indirect(be, cb, NPU_K_RESET, &pc, NPU_ARGS_RESET);
+        pc.inject_off = in->off[j] - in->off[0];
+        pc.inject_count = in->off[j + 1] - in->off[j];
+        if (pc.inject_count)
+            dispatch(be, cb, NPU_K_INJECT, &pc, groups_for(be, pc.inject_count));
+        barrier(&be->ctx, cb);
+        if (be->n_power && be->power_q) {
+            dispatch(be, cb, NPU_K_POWER, &pc, groups_for(be, be->n_power));
+            barrier(&be->ctx, cb);
+        }
+        dispatch_indirect(be, cb, NPU_K_PROP_SPARSE, &pc, NPU_ARGS_PROP_SPARSE);
+        dispatch_indirect(be, cb, NPU_K_PROP_DENSE, &pc, NPU_ARGS_PROP_DENSE);
+        barrier(&be->ctx, cb);
+        pc.mode = NPU_SETUP_DYN;
+        dispatch(be, cb, NPU_K_SETUP, &pc, 1);
+        barrier(&be->ctx, cb);
+        dispatch_indirect(be, cb, NPU_K_DYN_SPARSE, &pc, NPU_ARGS_DYN_SPARSE);
+        dispatch_indirect(be, cb, NPU_K_DYN_DENSE, &pc, NPU_ARGS_DYN_DENSE);
+        barrier(&be->ctx, cb);
+        pc.mode = NPU_SETUP_NEXT;
+        dispatch(be, cb, NPU_K_SETUP, &pc, 1);
+        barrier(&be->ctx, cb);
+    }
+    struct npu_gpu_push last = push_for(be, in->first_burst, in->count - 1, batch);
+    dispatch_indirect(be, cb, NPU_K_COMPACT, &last, NPU_ARGS_COMPACT);
+    const VkMemoryBarrier to_host = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+    };
+    vk->CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_HOST_BIT,
+                           0, 1, &to_host, 0, NULL, 0, NULL);
+}
+
+/* Grows one of the slot's host-visible buffers to hold `words` words. */
+static int ensure_host(struct vk_backend *be, struct vk_slot *sl, struct npu_vk_buf *buf,
+                       uint64_t words, struct npu_err *err)
+{
+    if (words * 4 <= buf->size)
+        return NPU_OK;
+    uint64_t want = buf->size;
+    while (want < words * 4)
+        want *= 2;
+    uint64_t cap = be->ctx.props.limits.maxStorageBufferRange;
+    if (want > cap)
+        want = words * 4;
+    if (want > cap)
+        return npu_err_set(err, NPU_E_RESOURCE,
+                           "vulkan: a batch's stimuli need %llu bytes; the device allows %llu "
+                           "per buffer (use a smaller --batch)",
+                           (unsigned long long)(words * 4), (unsigned long long)cap);
+    npu_vk_buf_destroy(&be->ctx, buf);
+    int rc = npu_vk_buf_create(&be->ctx, buf, want, NPU_VK_HOST, err);
+    if (rc)
+        return rc;
+    update_set(be, sl);
+    return NPU_OK;
+}
+
+static int vk_submit(struct npu_backend *be_, const struct npu_inject *in, struct npu_err *err)
+{
+    struct vk_backend *be = to_vk(be_);
+    struct npu_vk_ctx *ctx = &be->ctx;
+    int rc;
+    if (!be->uploaded)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: submit before upload");
+    if (be->in_flight >= N_SLOTS)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: %u batches already in flight",
+                           be->in_flight);
+    if (in->count < 1 || in->count > be->batch)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: batch of %u bursts (1..%u allowed)",
+                           in->count, be->batch);
+    if (in->first_burst != be->next_burst)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: batch starts at burst %u, expected %u",
+                           in->first_burst, be->next_burst);
+    struct vk_slot *sl = &be->slot[(be->head + be->in_flight) % N_SLOTS];
+
+    uint64_t n_stim = in->off[in->count] - in->off[0];
+    rc = ensure_host(be, sl, &sl->inject, 3 * n_stim, err);
+    if (rc)
+        return rc;
+    uint32_t *w = sl->inject.map;
+    for (uint64_t k = 0; k < n_stim; k++) {
+        uint32_t id = in->id[in->off[0] + k];
+        if (id >= be->n)
+            return npu_err_set(err, NPU_E_INTERNAL, "vulkan: stimulus for neuron %u of %u",
+                               id, be->n);
+        uint64_t q = (uint64_t)in->q[in->off[0] + k];
+        w[3 * k] = id;
+        w[3 * k + 1] = (uint32_t)q;
+        w[3 * k + 2] = (uint32_t)(q >> 32);
+    }
+    ((uint32_t *)sl->out.map)[0] = 0; /* off[0]; setup.comp writes the rest */
+
+    VK_CHECK(ctx->vk.ResetCommandBuffer(sl->cb, 0));
+    const VkCommandBufferBeginInfo binfo = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+    };
+    VK_CHECK(ctx->vk.BeginCommandBuffer(sl->cb, &binfo));
+    record_batch(be, sl, in);
+    VK_CHECK(ctx->vk.EndCommandBuffer(sl->cb));
+    VK_CHECK(ctx->vk.ResetFences(ctx->device, 1, &sl->fence));
+    const VkSubmitInfo sinfo = {
+        .sType = VK_STRUCTURE_TYPE_SUBMIT_INFO,
+        .commandBufferCount = 1,
+        .pCommandBuffers = &sl->cb,
+    };
+    VK_CHECK(ctx->vk.QueueSubmit(ctx->queue, 1, &sinfo, sl->fence));
+    sl->first_burst = in->first_burst;
+    sl->count = in->count;
+    be->in_flight++;
+    be->next_burst += in->count;
+    return npu_vk_ctx_check_messages(ctx, err);
+error:
+    return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int grow_collected(struct vk_backend *be, uint32_t count, size_t fires,
+                          struct npu_err *err)
+{
+    if (count + 1 > be->c_off_cap) {
+        uint32_t *p = realloc(be->c_off, (count + 1) * sizeof(*p));
+        if (!p)
+            return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+        be->c_off = p;
+        be->c_off_cap = count + 1;
+    }
+    if (fires > be->c_cap) {
+        size_t cap = fires;
+        uint32_t *id = realloc(be->c_id, cap * sizeof(*id));
+        if (id)
+            be->c_id = id;
+        float *mp = realloc(be->c_mp, cap * sizeof(*mp));
+        if (mp)
+            be->c_mp = mp;
+        uint64_t *key = realloc(be->c_key, cap * sizeof(*key));
+        if (key)
+            be->c_key = key;
+        if (!id || !mp || !key)
+            return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %zu fires", fires);
+        be->c_cap = cap;
+    }
+    return NPU_OK;
+}
+
+static int vk_collect(struct npu_backend *be_, struct npu_fires *out, struct npu_err *err)
+{
+    struct vk_backend *be = to_vk(be_);
+    struct npu_vk_ctx *ctx = &be->ctx;
+    int rc;
+    memset(out, 0, sizeof(*out));
+    if (!be->in_flight)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: collect with nothing submitted");
+    struct vk_slot *sl = &be->slot[be->head];
+    VkResult r = ctx->vk.WaitForFences(ctx->device, 1, &sl->fence, VK_TRUE,
+                                       NPU_VK_FENCE_TIMEOUT_NS);
+    if (r == VK_TIMEOUT)
+        return npu_err_set(err, NPU_E_DEVICE,
+                           "vulkan: bursts %u..%u did not finish within %llu s (device hung?)",
+                           sl->first_burst, sl->first_burst + sl->count - 1,
+                           (unsigned long long)(NPU_VK_FENCE_TIMEOUT_NS / 1000000000u));
+    VK_CHECK(r);
+    be->head = (be->head + 1) % N_SLOTS;
+    be->in_flight--;
+    rc = npu_vk_ctx_check_messages(ctx, err);
+    if (rc)
+        return rc;
+
+    const uint32_t *w = sl->out.map;
+    uint32_t count = sl->count;
+    uint64_t total = w[count];
+    if (total > (uint64_t)count * be->n)
+        return npu_err_set(err, NPU_E_DEVICE, "vulkan: the device reported %llu fires in %u "
+                           "bursts of %u neurons", (unsigned long long)total, count, be->n);
+    rc = grow_collected(be, count, total ? total : 1, err);
+    if (rc)
+        return rc;
+    const uint32_t *ids = w + be->batch + 1;
+    const uint32_t *mps = ids + (uint64_t)be->batch * be->n;
+    for (uint32_t j = 0; j <= count; j++)
+        be->c_off[j] = w[j];
+    /* The device appends fires in the order its atomics ran; the contract is
+     * ascending ids per burst, so each burst is sorted here (fires are a small
+     * fraction of the neurons, and the sort overlaps the next batch). */
+    for (uint32_t j = 0; j < count; j++) {
+        uint32_t a = be->c_off[j], e = be->c_off[j + 1];
+        if (a > e)
+            return npu_err_set(err, NPU_E_DEVICE, "vulkan: corrupt fire offsets in burst %u",
+                               sl->first_burst + j);
+        for (uint32_t k = a; k < e; k++)
+            be->c_key[k] = (uint64_t)ids[k] << 32 | mps[k];
+        qsort(be->c_key + a, e - a, sizeof(uint64_t), cmp_u64);
+        for (uint32_t k = a; k < e; k++) {
+            uint32_t id = (uint32_t)(be->c_key[k] >> 32);
+            uint32_t bits = (uint32_t)be->c_key[k];
+            if (id >= be->n || (k > a && id <= be->c_id[k - 1]))
+                return npu_err_set(err, NPU_E_DEVICE,
+                                   "vulkan: burst %u: fire list holds neuron %u twice or out "
+                                   "of range", sl->first_burst + j, id);
+            be->c_id[k] = id;
+            memcpy(&be->c_mp[k], &bits, sizeof(bits));
+        }
+    }
+    out->first_burst = sl->first_burst;
+    out->count = count;
+    out->off = be->c_off;
+    out->id = be->c_id;
+    out->mp = be->c_mp;
+    return NPU_OK;
+error:
+    return rc;
+}
+
+static int vk_read_state(struct npu_backend *be_, struct npu_state *out, struct npu_err *err)
+{
+    struct vk_backend *be = to_vk(be_);
+    if (be->in_flight)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: read_state with batches in flight");
+    if (!be->uploaded)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: read_state before upload");
+    int rc = npu_state_alloc(out, be->n, err);
+    if (rc)
+        return rc;
+    uint32_t *cc = malloc((be->n ? be->n : 1) * sizeof(*cc));
+    if (!cc) {
+        npu_state_free(out);
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+    }
+    rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_MP], out->mp, (uint64_t)be->n * 4, err);
+    if (!rc)
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CC], cc, (uint64_t)be->n * 4, err);
+    for (uint32_t i = 0; !rc && i < be->n; i++) {
+        out->countdown[i] = (uint16_t)(cc[i] & 0xffffu);
+        out->cfc[i] = (uint16_t)(cc[i] >> 16);
+    }
+    free(cc);
+    if (rc)
+        npu_state_free(out);
+    return rc;
+}
+
+bool npu_vk_denorm_preserve(const struct npu_backend *be)
+{
+    return ((const struct vk_backend *)be)->ctx.denorm_preserve;
+}
+
+int npu_vk_test_arith(struct npu_backend *be_, uint32_t mode, uint32_t n_items,
+                      const uint32_t *in, uint32_t in_words, uint32_t *out, uint32_t out_words,
+                      struct npu_err *err)
+{
+    struct vk_backend *be = to_vk(be_);
+    struct npu_vk_ctx *ctx = &be->ctx;
+    struct vk_slot *sl = &be->slot[0];
+    VkCommandBuffer cb = sl->cb;
+    int rc;
+    if (!be->uploaded || be->in_flight)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: test_arith needs an idle, uploaded backend");
+    rc = ensure_host(be, sl, &sl->inject, in_words, err);
+    if (!rc)
+        rc = ensure_host(be, sl, &sl->out, out_words, err);
+    if (rc)
+        return rc;
+    memcpy(sl->inject.map, in, (size_t)in_words * 4);
+    VK_CHECK(ctx->vk.ResetCommandBuffer(cb, 0));
+    const VkCommandBufferBeginInfo binfo = {
+        .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
+        .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
+    };
+    VK_CHECK(ctx->vk.BeginCommandBuffer(cb, &binfo));
+    ctx->vk.CmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->pipes.layout, 0, 1,
+                                  &sl->set, 0, NULL);
+    struct npu_gpu_push pc = push_for(be, 1, 0, 1);
+    pc.mode = mode;
+    pc.inject_count = n_items;
+    uint32_t groups = (uint32_t)(((uint64_t)n_items + NPU_WG - 1) / NPU_WG);
+    dispatch(be, cb, NPU_K_TEST_ARITH, &pc, groups);
+    const VkMemoryBarrier to_host = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_HOST_READ_BIT,
+    };
+    ctx->vk.CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                               VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &to_host, 0, NULL, 0, NULL);
+    VK_CHECK(ctx->vk.EndCommandBuffer(cb));
+    rc = npu_vk_submit_wait(ctx, cb, err);
+    if (rc)
+        return rc;
+    memcpy(out, sl->out.map, (size_t)out_words * 4);
+    return NPU_OK;
+error:
+    return rc;
+}
+
+const struct npu_backend_ops npu_backend_vulkan = {
+    .name = "vulkan",
+    .create = vk_create,
+    .upload = vk_upload,
+    .max_batch = vk_max_batch,
+    .submit = vk_submit,
+    .collect = vk_collect,
+    .read_state = vk_read_state,
+    .destroy = vk_destroy,
+};

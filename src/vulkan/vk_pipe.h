@@ -1,0 +1,43 @@
+/* vk_pipe: the compute pipelines, built from the SPIR-V embedded at build
+ * time (shaders/NAME.comp, embedded by vk_shaders.c), one descriptor set layout and one
+ * push-constant range shared by every kernel (shaders/npu_layout.h). */
+#ifndef NPU_VK_PIPE_H
+#define NPU_VK_PIPE_H
+
+#include "vk_ctx.h"
+
+enum npu_vk_kernel {
+    NPU_K_RESET,
+    NPU_K_INJECT,
+    NPU_K_POWER,
+    NPU_K_PROP_SPARSE,
+    NPU_K_PROP_DENSE,
+    NPU_K_DYN_SPARSE,
+    NPU_K_DYN_DENSE,
+    NPU_K_SETUP,
+    NPU_K_COMPACT,
+    NPU_K_TEST_ARITH,
+    NPU_K_COUNT
+};
+
+struct npu_vk_spirv {
+    const char *name;
+    const uint32_t *code[2];    /* [0] plain, [1] with DenormPreserve 32 */
+    size_t size[2];             /* bytes */
+};
+
+/* The embedded SPIR-V, indexed by enum npu_vk_kernel (vk_shaders.c). */
+extern const struct npu_vk_spirv npu_vk_spirv[NPU_K_COUNT];
+
+struct npu_vk_pipes {
+    VkDescriptorSetLayout set_layout;
+    VkPipelineLayout layout;
+    VkPipeline pipe[NPU_K_COUNT];
+};
+
+/* Builds every pipeline, with the DenormPreserve variants when
+ * ctx->denorm_preserve.  On failure the caller still calls destroy. */
+int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, struct npu_err *err);
+void npu_vk_pipes_destroy(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p);
+
+#endif

@@ -1,0 +1,428 @@
+/* checkbackends: the Vulkan backend against the CPU reference, in the manner
+ * of dav1d's checkasm.  Seeded random networks (every neuron parameter,
+ * inhibitory synapses, a hub whose fan-in overflows 32-bit sums, tiny leaks
+ * that decay into subnormals) and random stimuli run through both backends
+ * via the npu_backend API, with several batch sizes and with the dense and
+ * sparse kernels forced; fire queues (ids, mp bits) and the final state must
+ * be identical.  A failure prints the seed that replays it.
+ *
+ *   checkbackends [--seed=N] [--iterations=K] [--bursts=B] [--verbose]
+ *
+ * Exit: 0 same, 1 different or failed, 77 no Vulkan device (skip). */
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "fixed.h"
+
+#define SKIP 77
+
+struct combo {
+    uint32_t batch;    /* 0: the backend's automatic size */
+    const char *dense; /* NPUSIM_VK_DENSE */
+};
+
+static const struct combo combos[] = {
+    { 1, "auto" }, { 3, "never" }, { 3, "always" }, { 64, "always" }, { 64, "never" }, { 0, "auto" },
+};
+#define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
+
+static uint64_t rng;
+
+static uint64_t rnd(void)
+{
+    uint64_t z = (rng += 0x9e3779b97f4a7c15u);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+    return z ^ (z >> 31);
+}
+
+static uint32_t below(uint32_t n)
+{
+    return n ? (uint32_t)(rnd() % n) : 0;
+}
+
+static float unit(void)
+{
+    return (float)(rnd() >> 40) * 0x1p-24f;
+}
+
+static uint32_t fbits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof(u));
+    return u;
+}
+
+struct stimuli {
+    uint32_t bursts;
+    uint32_t *off; /* [bursts + 1] */
+    uint32_t *id;
+    int64_t *q;
+    size_t n, cap;
+};
+
+struct result {
+    uint32_t *off;  /* [bursts + 1] */
+    uint32_t *id;
+    uint32_t *mp;   /* bits */
+    size_t n, cap;
+    struct npu_state st;
+};
+
+static void *xrealloc(void *p, size_t n)
+{
+    p = realloc(p, n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "checkbackends: out of memory\n");
+        exit(1);
+    }
+    return p;
+}
+
+struct syn {
+    uint32_t target;
+    uint16_t wp;
+    uint32_t order;
+};
+
+static int cmp_syn(const void *a, const void *b)
+{
+    const struct syn *x = a, *y = b;
+    uint32_t tx = x->target & NPU_SYN_TARGET_MASK, ty = y->target & NPU_SYN_TARGET_MASK;
+    if (tx != ty)
+        return tx < ty ? -1 : 1;
+    return (x->order > y->order) - (x->order < y->order);
+}
+
+static struct npu_net *random_net(void)
+{
+    struct npu_net *net = calloc(1, sizeof(*net));
+    net->n_areas = 1 + below(6);
+    net->areas = calloc(net->n_areas, sizeof(*net->areas));
+    uint32_t n = 0;
+    for (uint32_t a = 0; a < net->n_areas; a++) {
+        struct npu_area *ar = &net->areas[a];
+        snprintf(ar->name, sizeof(ar->name), "area%u", a);
+        ar->dim[0] = 1 + below(12);
+        ar->dim[1] = 1 + below(6);
+        ar->dim[2] = 1 + below(3);
+        ar->count = ar->dim[0] * ar->dim[1] * ar->dim[2];
+        ar->base = n;
+        n += ar->count;
+        const float thresholds[] = { 1.0f, 2.5f, 0.5f, 0x1p-140f, 0.0f };
+        ar->threshold = below(3) ? thresholds[below(5)] : 0.05f + 8.0f * unit();
+        ar->has_limit = below(3) == 0;
+        ar->threshold_limit = ar->threshold + 5.0f * unit();
+        const float leaks[] = { 0.0f, 0.1f, 0.5f, 0.999999f, 0.9999999f };
+        ar->leak = below(3) ? leaks[below(5)] : unit();
+        ar->keep = 1.0f - ar->leak;
+        const float exc[] = { 1.0f, 0.0f, 0.999f, 0.3f, 0.998f };
+        ar->excitability = below(2) ? exc[below(5)] : unit();
+        ar->refractory = (uint16_t)(below(2) ? 0 : below(4));
+        const uint16_t cfls[] = { 0, 1, 2, 3, 65535 };
+        ar->cfl = cfls[below(5)];
+        ar->snooze = (uint16_t)(below(2) ? 0 : below(4));
+        ar->accumulate = below(2);
+        ar->power = below(4) == 0;
+        ar->mp_driven_psp = below(4) == 0;
+        ar->psp_uniform = below(3) != 0;
+    }
+    net->n_neurons = n;
+    uint32_t hub = below(n);
+    struct syn **per = calloc(n, sizeof(*per));
+    uint32_t *deg = calloc(n, sizeof(*deg));
+    uint64_t total = 0;
+    for (uint32_t s = 0; s < n; s++) {
+        uint32_t d = below(3) ? below(12) : 0;
+        bool to_hub = below(2) == 0;
+        per[s] = calloc(d + 1, sizeof(struct syn));
+        for (uint32_t k = 0; k < d; k++) {
+            uint32_t w = below(4) ? below(256) : 255, p = below(4) ? below(256) : 255;
+            per[s][k] = (struct syn){ .target = below(n) | (below(4) ? 0 : NPU_SYN_INHIBITORY),
+                                      .wp = (uint16_t)(w | p << 8), .order = k };
+        }
+        if (to_hub) /* fan-in of ~n/2 strong synapses: overflows any 32-bit sum */
+            per[s][d++] = (struct syn){ .target = hub | (below(8) ? 0 : NPU_SYN_INHIBITORY),
+                                        .wp = 255 | 255 << 8, .order = d };
+        qsort(per[s], d, sizeof(struct syn), cmp_syn);
+        deg[s] = d;
+        total += d;
+    }
+    net->n_synapses = total;
+    struct npu_err err;
+    if (npu_net_alloc_arrays(net, &err)) {
+        fprintf(stderr, "checkbackends: %s\n", err.msg);
+        exit(1);
+    }
+    uint32_t k = 0;
+    for (uint32_t a = 0; a < net->n_areas; a++)
+        for (uint32_t i = 0; i < net->areas[a].count; i++)
+            net->area_of[net->areas[a].base + i] = (uint16_t)a;
+    for (uint32_t s = 0; s < n; s++) {
+        net->syn_off[s] = k;
+        for (uint32_t j = 0; j < deg[s]; j++, k++) {
+            net->syn_target[k] = per[s][j].target;
+            net->syn_wp[k] = per[s][j].wp;
+        }
+        free(per[s]);
+    }
+    net->syn_off[n] = k;
+    free(per);
+    free(deg);
+    return net;
+}
+
+static void stim_add(struct stimuli *st, uint32_t id, int64_t q)
+{
+    if (st->n == st->cap) {
+        st->cap = st->cap ? 2 * st->cap : 256;
+        st->id = xrealloc(st->id, st->cap * sizeof(*st->id));
+        st->q = xrealloc(st->q, st->cap * sizeof(*st->q));
+    }
+    st->id[st->n] = id;
+    st->q[st->n++] = q;
+}
+
+static void random_stimuli(struct stimuli *st, uint32_t n, uint32_t bursts)
+{
+    memset(st, 0, sizeof(*st));
+    st->bursts = bursts;
+    st->off = calloc(bursts + 1, sizeof(*st->off));
+    /* A few neurons get +1 and -1 every burst: candidates with a zero sum, so
+     * their mp only leaks, down into the subnormals where keep is tiny. */
+    uint32_t decay[8];
+    for (int i = 0; i < 8; i++)
+        decay[i] = below(n);
+    for (uint32_t b = 0; b < bursts; b++) {
+        st->off[b] = (uint32_t)st->n;
+        uint32_t count = below(4) ? below(n / 3 + 2) : 0;
+        if (below(8) == 0)
+            count = n; /* a burst where most neurons are candidates */
+        for (uint32_t k = 0; k < count; k++) {
+            int64_t q;
+            switch (below(6)) {
+            case 0: q = (int64_t)below(8) * NPU_Q_ONE; break;
+            case 1: q = 1; break;
+            case 2: q = -(int64_t)below(3 * NPU_Q_ONE); break;
+            case 3: q = (int64_t)1000000 * NPU_Q_ONE; break;
+            default: q = npu_fx_from_double(6.0 * (double)unit() - 1.0); break;
+            }
+            stim_add(st, below(n), q);
+        }
+        for (int i = 0; i < 8; i++) {
+            if (b < 2 || b % 9 == 0)
+                stim_add(st, decay[i], NPU_Q_ONE / 3); /* charge them up now and then */
+            stim_add(st, decay[i], 1);
+            stim_add(st, decay[i], -1);
+        }
+    }
+    st->off[bursts] = (uint32_t)st->n;
+}
+
+static void result_free(struct result *r)
+{
+    free(r->off);
+    free(r->id);
+    free(r->mp);
+    npu_state_free(&r->st);
+    memset(r, 0, sizeof(*r));
+}
+
+static int run_all(struct npu_backend *be, const struct stimuli *st, struct result *res,
+                   struct npu_err *err)
+{
+    memset(res, 0, sizeof(*res));
+    res->off = calloc(st->bursts + 1, sizeof(*res->off));
+    uint32_t batch = be->ops->max_batch(be);
+    uint32_t next = 1, done = 0;
+    unsigned in_flight = 0;
+    int rc = NPU_OK;
+    while (done < st->bursts) {
+        while (in_flight < NPU_BACKEND_MAX_IN_FLIGHT && next <= st->bursts) {
+            uint32_t count = st->bursts - next + 1 < batch ? st->bursts - next + 1 : batch;
+            const struct npu_inject in = {
+                .first_burst = next, .count = count, .off = st->off + (next - 1),
+                .id = st->id, .q = st->q,
+            };
+            rc = be->ops->submit(be, &in, err);
+            if (rc)
+                return rc;
+            in_flight++;
+            next += count;
+        }
+        struct npu_fires f;
+        rc = be->ops->collect(be, &f, err);
+        if (rc)
+            return rc;
+        in_flight--;
+        if (f.first_burst != done + 1)
+            return npu_err_set(err, NPU_E_INTERNAL, "collected burst %u, expected %u",
+                               f.first_burst, done + 1);
+        for (uint32_t j = 0; j < f.count; j++) {
+            res->off[done + j] = (uint32_t)res->n;
+            for (uint32_t k = f.off[j]; k < f.off[j + 1]; k++) {
+                if (res->n == res->cap) {
+                    res->cap = res->cap ? 2 * res->cap : 1024;
+                    res->id = xrealloc(res->id, res->cap * sizeof(*res->id));
+                    res->mp = xrealloc(res->mp, res->cap * sizeof(*res->mp));
+                }
+                res->id[res->n] = f.id[k];
+                res->mp[res->n++] = fbits(f.mp[k]);
+            }
+        }
+        done += f.count;
+        res->off[done] = (uint32_t)res->n;
+    }
+    return be->ops->read_state(be, &res->st, err);
+}
+
+/* Returns true when equal; otherwise prints where they first differ. */
+static bool compare(const struct result *a, const struct result *b, uint32_t bursts,
+                    const char *what)
+{
+    for (uint32_t j = 0; j < bursts; j++) {
+        uint32_t ka = a->off[j], ea = a->off[j + 1], kb = b->off[j], eb = b->off[j + 1];
+        while (ka < ea || kb < eb) {
+            if (ka < ea && kb < eb && a->id[ka] == b->id[kb] && a->mp[ka] == b->mp[kb]) {
+                ka++;
+                kb++;
+                continue;
+            }
+            uint32_t ia = ka < ea ? a->id[ka] : UINT32_MAX, ib = kb < eb ? b->id[kb] : UINT32_MAX;
+            uint32_t id = ia < ib ? ia : ib;
+            printf("  %s: burst %u: first difference at neuron %u: cpu %s", what, j + 1, id,
+                   ia == id ? "fires" : "does not fire");
+            if (ia == id)
+                printf(" (mp %08x)", a->mp[ka]);
+            printf(", vulkan %s", ib == id ? "fires" : "does not fire");
+            if (ib == id)
+                printf(" (mp %08x)", b->mp[kb]);
+            printf("\n");
+            return false;
+        }
+    }
+    for (uint32_t i = 0; i < a->st.n; i++) {
+        if (fbits(a->st.mp[i]) != fbits(b->st.mp[i]) || a->st.countdown[i] != b->st.countdown[i] ||
+            a->st.cfc[i] != b->st.cfc[i]) {
+            printf("  %s: final state differs first at neuron %u: cpu mp %a countdown %u cfc %u, "
+                   "vulkan mp %a countdown %u cfc %u\n", what, i, (double)a->st.mp[i],
+                   a->st.countdown[i], a->st.cfc[i], (double)b->st.mp[i], b->st.countdown[i],
+                   b->st.cfc[i]);
+            return false;
+        }
+    }
+    return true;
+}
+
+static bool opt_u64(const char *arg, const char *name, uint64_t *v)
+{
+    size_t len = strlen(name);
+    if (strncmp(arg, name, len) != 0 || arg[len] != '=')
+        return false;
+    *v = strtoull(arg + len + 1, NULL, 0);
+    return true;
+}
+
+int main(int argc, char **argv)
+{
+    uint64_t seed = 1, iterations = 6, bursts = 60;
+    bool verbose = false;
+    for (int i = 1; i < argc; i++) {
+        if (opt_u64(argv[i], "--seed", &seed) || opt_u64(argv[i], "--iterations", &iterations) ||
+            opt_u64(argv[i], "--bursts", &bursts))
+            continue;
+        if (strcmp(argv[i], "--verbose") == 0) {
+            verbose = true;
+            continue;
+        }
+        fprintf(stderr, "usage: checkbackends [--seed=N] [--iterations=K] [--bursts=B] "
+                        "[--verbose]\n");
+        return 2;
+    }
+    if (bursts < 1 || bursts > 100000)
+        bursts = 60;
+
+    struct npu_backend *vk[N_COMBOS] = { 0 };
+    struct npu_err err = { 0 };
+    for (size_t c = 0; c < N_COMBOS; c++) {
+        struct npu_backend_cfg cfg = { .device_index = NPU_DEVICE_ANY, .validation = true,
+                                       .batch = combos[c].batch };
+        setenv("NPUSIM_VK_DENSE", combos[c].dense, 1);
+        int rc = npu_backend_vulkan.create(&cfg, &vk[c], &err);
+        if (rc == NPU_E_BACKEND) {
+            printf("SKIP: %s\n", err.msg);
+            return SKIP;
+        }
+        if (rc) {
+            fprintf(stderr, "FAIL: vulkan create: %s\n", err.msg);
+            return 1;
+        }
+    }
+    printf("checkbackends: cpu vs vulkan on %s, seed %" PRIu64 ", %" PRIu64 " iterations of %"
+           PRIu64 " bursts\n", vk[0]->device, seed, iterations, bursts);
+
+    int status = 0;
+    uint64_t fires = 0, subnormals = 0;
+    for (uint64_t it = 0; it < iterations && !status; it++) {
+        uint64_t s = seed + it;
+        rng = s;
+        struct npu_net *net = random_net();
+        struct stimuli st;
+        random_stimuli(&st, net->n_neurons, (uint32_t)bursts);
+        const int64_t powers[] = { 0, NPU_Q_ONE, NPU_Q_ONE * 3 / 10, -NPU_Q_ONE };
+        struct npu_run_params params = { .power_q = powers[below(4)] };
+
+        struct npu_backend *cpu = NULL;
+        struct result ref;
+        int rc = npu_backend_open(&npu_backend_cpu, &(struct npu_backend_cfg){ .batch = 0 }, net,
+                                  &params, &cpu, &err);
+        if (!rc)
+            rc = run_all(cpu, &st, &ref, &err);
+        npu_backend_destroy(cpu);
+        if (rc) {
+            printf("FAIL seed %" PRIu64 ": cpu: %s\n", s, err.msg);
+            status = 1;
+        }
+        fires += ref.n;
+        for (uint32_t i = 0; i < ref.st.n; i++)
+            if (ref.st.mp[i] != 0.0f && fabsf(ref.st.mp[i]) < 0x1p-126f)
+                subnormals++;
+        if (verbose)
+            printf("seed %" PRIu64 ": %u areas, %u neurons, %" PRIu64 " synapses, %zu stimuli, "
+                   "%zu fires\n", s, net->n_areas, net->n_neurons, net->n_synapses, st.n, ref.n);
+        for (size_t c = 0; c < N_COMBOS && !status; c++) {
+            char what[96];
+            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s", combos[c].batch,
+                     combos[c].batch ? "" : " (auto)", combos[c].dense);
+            struct result got;
+            rc = vk[c]->ops->upload(vk[c], net, &params, &err);
+            if (!rc)
+                rc = run_all(vk[c], &st, &got, &err);
+            if (rc) {
+                printf("FAIL seed %" PRIu64 " (replay: --seed=%" PRIu64 " --iterations=1) %s: %s\n",
+                       s, s, what, err.msg);
+                status = 1;
+            } else if (!compare(&ref, &got, (uint32_t)bursts, what)) {
+                printf("FAIL seed %" PRIu64 " (replay: --seed=%" PRIu64 " --iterations=1): "
+                       "%s differs from cpu\n", s, s, what);
+                status = 1;
+            }
+            result_free(&got);
+        }
+        result_free(&ref);
+        free(st.off);
+        free(st.id);
+        free(st.q);
+        npu_net_free(net);
+    }
+    for (size_t c = 0; c < N_COMBOS; c++)
+        npu_backend_destroy(vk[c]);
+    if (!status)
+        printf("ok: identical fire queues and state (%" PRIu64 " fires compared per backend, "
+               "%" PRIu64 " subnormal mp in the final states)\n", fires, subnormals);
+    return status;
+}

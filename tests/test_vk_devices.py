@@ -1,0 +1,70 @@
+#!/usr/bin/env python3
+"""Device choice and failure paths of the Vulkan backend, through the binary.
+
+usage: test_vk_devices.py NPUSIM SCENARIO
+Exit 77 (skip) when no usable Vulkan device is present."""
+import json
+import os
+import subprocess
+import sys
+
+NPU_E_BACKEND = 6
+SKIP = 77
+
+
+def run(args, env=None):
+    e = dict(os.environ)
+    e.update(env or {})
+    return subprocess.run(args, capture_output=True, text=True, env=e)
+
+
+def main():
+    npusim, scenario = sys.argv[1], sys.argv[2]
+    p = run([npusim, "devices", "--json"])
+    if p.returncode == NPU_E_BACKEND:
+        print("SKIP:", p.stderr.strip())
+        return SKIP
+    assert p.returncode == 0, p.stderr
+    devices = json.loads(p.stdout)
+    usable = [d for d in devices if d["usable"]]
+    if not usable:
+        print("SKIP: no usable Vulkan device")
+        return SKIP
+    for d in devices:
+        for key in ("index", "name", "type", "driver_name", "api_version", "heaps",
+                    "shaderInt64", "shaderBufferInt64Atomics", "shaderDenormPreserveFloat32"):
+            assert key in d, key
+    p = run([npusim, "devices"])
+    assert p.returncode == 0 and "usable" in p.stdout, p.stdout
+
+    base = [npusim, "run", scenario, "--no-trace", "--json", "--bursts=20"]
+    # An explicit device index runs there, with validation.
+    p = run(base + ["--backend=vulkan", "--validate", "--device=%d" % usable[0]["index"]])
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["backend"] == "vulkan"
+
+    # A device that does not exist: unavailable, with the count.
+    p = run(base + ["--backend=vulkan", "--device=99"])
+    assert p.returncode == NPU_E_BACKEND, (p.returncode, p.stderr)
+    assert "no device 99" in p.stderr, p.stderr
+
+    # No driver at all: unavailable, saying so; auto falls back to the CPU.
+    nodrv = {"VK_DRIVER_FILES": "/nonexistent/icd.json", "VK_ICD_FILENAMES": "/nonexistent/icd.json"}
+    p = run(base + ["--backend=vulkan"], nodrv)
+    assert p.returncode == NPU_E_BACKEND, (p.returncode, p.stderr)
+    assert "vulkan" in p.stderr.lower(), p.stderr
+    p = run(base + ["--backend=auto"], nodrv)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["backend"] == "cpu"
+
+    # auto never picks a software device such as lavapipe.
+    if all(d["type"] not in ("discrete", "integrated") for d in usable):
+        p = run(base + ["--backend=auto"])
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout)["backend"] == "cpu", p.stdout
+    print("ok")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,87 @@
+/* Resource limits of the Vulkan backend: a network or batch that cannot fit
+ * is refused with NPU_E_RESOURCE and the numbers, before anything is
+ * allocated; an impossible device index is NPU_E_BACKEND.  Exit 77 (skip)
+ * without a device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+
+#define SKIP 77
+
+static struct npu_net *line_net(uint32_t n)
+{
+    struct npu_net *net = calloc(1, sizeof(*net));
+    net->n_areas = 1;
+    net->areas = calloc(1, sizeof(*net->areas));
+    net->areas[0] = (struct npu_area){ .name = "a", .count = n, .dim = { n, 1, 1 },
+                                       .threshold = 1.0f, .keep = 1.0f, .excitability = 1.0f };
+    net->n_neurons = n;
+    net->n_synapses = 0;
+    struct npu_err err;
+    if (npu_net_alloc_arrays(net, &err))
+        abort();
+    memset(net->area_of, 0, n * sizeof(uint16_t));
+    return net;
+}
+
+static int open_with(struct npu_backend_cfg cfg, const struct npu_net *net, struct npu_err *err)
+{
+    struct npu_backend *be = NULL;
+    struct npu_run_params params = { 0 };
+    int rc = npu_backend_open(&npu_backend_vulkan, &cfg, net, &params, &be, err);
+    npu_backend_destroy(be);
+    return rc;
+}
+
+int main(void)
+{
+    struct npu_err err = { 0 };
+    struct npu_net *small = line_net(100);
+    struct npu_backend_cfg cfg = { .device_index = NPU_DEVICE_ANY, .validation = true };
+    int rc = open_with(cfg, small, &err);
+    if (rc == NPU_E_BACKEND) {
+        printf("SKIP: %s\n", err.msg);
+        npu_net_free(small);
+        return SKIP;
+    }
+    int fails = 0;
+#define EXPECT(cond, ...)                                                      \
+    do {                                                                       \
+        if (!(cond)) {                                                         \
+            fprintf(stderr, "FAIL: " __VA_ARGS__);                             \
+            fprintf(stderr, " (rc %d: %s)\n", rc, err.msg);                    \
+            fails++;                                                           \
+        } else {                                                               \
+            printf("ok: %s\n", err.msg[0] ? err.msg : "opened");               \
+        }                                                                      \
+        memset(&err, 0, sizeof(err));                                          \
+    } while (0)
+    EXPECT(rc == 0, "a 100-neuron network opens");
+
+    cfg.max_device_bytes = 4096;
+    rc = open_with(cfg, small, &err);
+    EXPECT(rc == NPU_E_RESOURCE && strstr(err.msg, "the limit is 4096"),
+           "max_device_bytes is enforced");
+    cfg.max_device_bytes = 0;
+
+    /* Every neuron firing every burst of a 2^20-burst batch cannot be read back. */
+    struct npu_net *big = line_net(1u << 16);
+    cfg.batch = 1u << 20;
+    rc = open_with(cfg, big, &err);
+    EXPECT(rc == NPU_E_RESOURCE && strstr(err.msg, "readback"), "an oversized batch is refused");
+    cfg.batch = 0;
+
+    /* The automatic batch shrinks to fit instead. */
+    rc = open_with(cfg, big, &err);
+    EXPECT(rc == 0, "the automatic batch fits");
+
+    cfg.device_index = 1000;
+    rc = open_with(cfg, small, &err);
+    EXPECT(rc == NPU_E_BACKEND && strstr(err.msg, "no device 1000"), "a missing device index");
+
+    npu_net_free(small);
+    npu_net_free(big);
+    return fails ? 1 : 0;
+}
