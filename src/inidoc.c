@@ -276,6 +276,10 @@ int npu_ini_load_string(const char *name, const char *text, size_t len, struct n
         ini_allow_bom = false;
         ini_use_stack = false;
         ini_allow_realloc = false;
+        /* Without realloc inih's heap buffer is ini_initial_alloc bytes
+         * (200 by default), whatever ini_max_line says: both must be set, or
+         * any line over 199 bytes fails as "longer than 65536 bytes". */
+        ini_initial_alloc = NPU_INI_MAX_LINE + 2;
         ini_max_line = NPU_INI_MAX_LINE + 2;
         ini_stop_on_first_error = true;
         int line = ini_parse_stream(reader, &ps, handler, &ps);
