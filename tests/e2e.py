@@ -478,6 +478,20 @@ def network_export_reload():
     check(same, "re-export of the reloaded network: identical CSVs", err)
 
 
+@case
+def long_lines():
+    # The documented limit is 65536 bytes a line; inih's own default is 200.
+    coords = "; ".join(f"{x},{y},0" for y in range(8) for x in range(8))
+    net = "; " + "c" * 60000 + "\n[area a]\nsize = 8x8x1\n"
+    rc, out, err = npusim("network", write("longline.ini", net))
+    check(rc == 0, "a 60000-byte comment line is accepted", err)
+    write("longline.scn.ini", "[scenario]\nnetwork = longline.ini\nbursts = 1\n"
+          + stim("s", "a", 1, "1", neurons=coords))
+    rc, out, err = npusim("run", "longline.scn.ini", "--no-trace", "--backend=cpu", "--json")
+    check(rc == 0 and json.loads(out)["fires"] == 64, f"a {len(coords)}-byte coordinate list is accepted",
+          err)
+
+
 # ---------------------------------------------------------------------------
 # Help, version, usage errors
 
