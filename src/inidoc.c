@@ -379,6 +379,8 @@ void npu_ini_where(const struct npu_ini *ini, const struct npu_ini_section *sec,
         snprintf(buf, len, "%s:%d", ini->path, kv->line);
     else if (sec && sec->line > 0)
         snprintf(buf, len, "%s:%d", ini->path, sec->line);
+    else if (sec && sec->n_kv > 0 && sec->kv[0].origin)
+        snprintf(buf, len, "--set %s", sec->kv[0].origin);  /* the --set that made the section */
     else if (sec)
         snprintf(buf, len, "%s: [%s] (from --set)", ini->path, sec->name);
     else
