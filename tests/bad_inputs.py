@@ -23,7 +23,7 @@ NPUSIM = os.path.abspath(sys.argv[1])
 SRC = os.path.abspath(sys.argv[2])
 BAD = os.path.join(SRC, "tests", "bad")
 MIN_CASES = 40
-VALID = {"ok_net.ini", "s_ok.ini"}
+VALID = {"ok_net.ini", "s_ok.ini"}  # valid files the --set cases start from
 
 
 def generated(name, path):
