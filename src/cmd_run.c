@@ -305,7 +305,7 @@ int cmd_run(int argc, char **argv)
             .areas = tareas,
         };
         if ((rc = npu_trace_writer_open(trace_path, o.force, &hdr, &tw, &err))) {
-            if (rc == NPU_E_IO && strstr(err.msg, "exists"))
+            if (rc == NPU_E_IO && strstr(err.msg, "exists") && !strstr(err.msg, "--force"))
                 npu_err_set(&err, rc, "%s (use --force to overwrite, or --out=PATH)", err.msg);
             goto done;
         }

@@ -352,8 +352,13 @@ static int gen_file(const struct npu_net *net, const struct npu_conn_spec *sp,
         rc = npu_err_set(err, NPU_E_IO, "%s: read error", sp->file);
         goto done;
     }
-    if (lineno == 0)
-        CSV_FAIL(NPU_E_INPUT, "empty file (expected the header `source,target,weight,psp,type`)");
+    if (lineno == 0) {
+        /* No line to point at: FILE:0: would read as a line number. */
+        rc = npu_err_set(err, NPU_E_INPUT,
+                         "%s: empty file (expected the header `source,target,weight,psp,type`) "
+                         "(file rule of [%s])", sp->file, sp->section);
+        goto done;
+    }
 
     qsort(rows, n, sizeof(*rows), cmp_row);
     o->first = lo_s;

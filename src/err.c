@@ -7,8 +7,13 @@
 int npu_err_setv(struct npu_err *err, int code, const char *fmt, va_list ap)
 {
     if (err) {
+        /* Format into a copy first: callers extend a message with
+         * npu_err_set(err, code, "%s ...", err->msg), and vsnprintf into a
+         * buffer that is also an argument is undefined (glibc empties it). */
+        char msg[NPU_ERR_MSG_MAX];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         err->code = code;
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        memcpy(err->msg, msg, sizeof(err->msg));
     }
     return code;
 }

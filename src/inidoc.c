@@ -254,6 +254,10 @@ int npu_ini_load_string(const char *name, const char *text, size_t len, struct n
         ini_allow_bom = false;
         ini_use_stack = false;
         ini_allow_realloc = false;
+        /* Without realloc inih's heap buffer is ini_initial_alloc bytes
+         * (200 by default), whatever ini_max_line says: both must be set, or
+         * any line over 199 bytes fails as "longer than 65536 bytes". */
+        ini_initial_alloc = NPU_INI_MAX_LINE + 2;
         ini_max_line = NPU_INI_MAX_LINE + 2;
         ini_stop_on_first_error = true;
         int line = ini_parse_stream(reader, &ps, handler, &ps);
@@ -358,6 +362,8 @@ void npu_ini_where(const struct npu_ini *ini, const struct npu_ini_section *sec,
         snprintf(buf, len, "%s:%d", ini->path, kv->line);
     else if (sec && sec->line > 0)
         snprintf(buf, len, "%s:%d", ini->path, sec->line);
+    else if (sec && sec->n_kv > 0 && sec->kv[0].origin)
+        snprintf(buf, len, "--set %s", sec->kv[0].origin);  /* the --set that made the section */
     else if (sec)
         snprintf(buf, len, "%s: [%s] (from --set)", ini->path, sec->name);
     else

@@ -438,11 +438,13 @@ static void warn_isolated(struct loader *L)
         }
         if (!in && !out && !net->areas[a].power) {
             struct npu_ini_section *sec = NULL;
-            char name[NPU_NAME_MAX + 8];
+            char name[NPU_NAME_MAX + 8], where[512];
             snprintf(name, sizeof(name), "area %s", net->areas[a].name);
             sec = npu_ini_section(L->ini, name);
-            npu_warn(L->warn, "%s:%d: warning: nothing connects to or from area '%s'",
-                     L->ini->path, sec ? sec->line : 0, net->areas[a].name);
+            /* An area made by --set has no line: FILE:0 would read as one. */
+            npu_ini_where(L->ini, sec, NULL, where, sizeof(where));
+            npu_warn(L->warn, "%s: warning: nothing connects to or from area '%s'", where,
+                     net->areas[a].name);
         }
     }
 }

@@ -146,7 +146,11 @@ static int load_stim(struct npu_ini *ini, struct npu_ini_section *sec, const cha
     if (strlen(kv->value) >= sizeof(st->area_name))
         return FAIL_KV(ini, sec, kv, "area name too long");
     snprintf(st->area_name, sizeof(st->area_name), "%s", kv->value);
+    /* Resolving against the network comes later; keep where each key came
+     * from, so an error names its line or its --set, not the section. */
+    npu_ini_where(ini, sec, kv, st->area_where, sizeof(st->area_where));
     kv = npu_ini_get(sec, "neurons");
+    npu_ini_where(ini, sec, kv, st->neurons_where, sizeof(st->neurons_where));
     if (!kv)
         st->sel = NPU_SEL_ALL;
     else if (parse_neurons(kv->value, st, why))
@@ -263,7 +267,7 @@ static int resolve_stim(struct npu_stim *st, const struct npu_net *net, struct n
     int a = npu_net_area_index(net, st->area_name);
     if (a < 0)
         return npu_err_set(err, NPU_E_INPUT, "%s: [stimulus %s]: the network has no area '%s'",
-                           st->where, st->name, st->area_name);
+                           st->area_where, st->name, st->area_name);
     st->area = (uint32_t)a;
     const struct npu_area *ar = &net->areas[a];
     if (st->sel == NPU_SEL_LIST) {
@@ -274,7 +278,7 @@ static int resolve_stim(struct npu_stim *st, const struct npu_net *net, struct n
             uint32_t *c = st->coords[k];
             if (c[0] >= ar->dim[0] || c[1] >= ar->dim[1] || c[2] >= ar->dim[2])
                 return npu_err_set(err, NPU_E_INPUT, "%s: [stimulus %s]: %u,%u,%u is outside area '%s' (%ux%ux%u)",
-                                   st->where, st->name, c[0], c[1], c[2], ar->name, ar->dim[0], ar->dim[1], ar->dim[2]);
+                                   st->neurons_where, st->name, c[0], c[1], c[2], ar->name, ar->dim[0], ar->dim[1], ar->dim[2]);
             st->ids[k] = ar->base + c[0] + ar->dim[0] * (c[1] + ar->dim[1] * c[2]);
         }
         st->n_ids = st->n_coords;
@@ -283,7 +287,7 @@ static int resolve_stim(struct npu_stim *st, const struct npu_net *net, struct n
         for (int d = 0; d < 3; d++) {
             if (st->box[d][1] >= ar->dim[d])
                 return npu_err_set(err, NPU_E_INPUT, "%s: [stimulus %s]: box axis %d reaches %u, outside area '%s' (%ux%ux%u)",
-                                   st->where, st->name, d + 1, st->box[d][1], ar->name, ar->dim[0], ar->dim[1], ar->dim[2]);
+                                   st->neurons_where, st->name, d + 1, st->box[d][1], ar->name, ar->dim[0], ar->dim[1], ar->dim[2]);
             n *= st->box[d][1] - st->box[d][0] + 1;
         }
         st->ids = malloc(n * sizeof(uint32_t));  /* n <= area size < 2^31 */

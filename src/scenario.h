@@ -22,6 +22,8 @@ struct npu_burst_range {
 struct npu_stim {
     char name[NPU_NAME_MAX];
     char where[256];              /* FILE:LINE of the section */
+    char area_where[256];         /* FILE:LINE of `area`, or the --set that gave it */
+    char neurons_where[256];      /* the same for `neurons` (the section when absent) */
     char area_name[NPU_NAME_MAX];
     uint32_t area;                /* resolved by npu_scn_resolve */
     enum npu_sel sel;

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Runs the bad-input corpus in tests/bad/ against the built npusim.
+
+usage: bad_inputs.py NPUSIM SOURCE_ROOT
+
+Each case of tests/bad/cases.txt names a file, the exit code npusim must
+give and a fragment its message must hold (see the header of cases.txt).
+Beyond the code and the fragment, every case checks that:
+  - npusim did not crash (a signal, exit >= 128) and did not exit 0;
+  - the error is one line on stderr (warnings and the usage hint aside);
+  - a `run` case left no trace that reads back as a complete run.
+The corpus is copied to a temporary directory and run from there, so the
+messages name the files as `FILE:LINE:` relative to it.
+"""
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+NPUSIM = os.path.abspath(sys.argv[1])
+SRC = os.path.abspath(sys.argv[2])
+BAD = os.path.join(SRC, "tests", "bad")
+MIN_CASES = 40
+VALID = {"ok_net.ini", "s_ok.ini"}  # valid files the --set cases start from
+
+
+def generated(name, path):
+    """Files that are better written here than kept in git."""
+    if name == "n_long_line.ini":
+        data = "; n_long_line.ini\n[area a]\nthreshold = " + "1" * 70000 + "\nsize = 1x1x1\n"
+    elif name == "n_long_comment.ini":
+        data = "; n_long_comment.ini\n[area a]\n; " + "x" * 65600 + "\nsize = 1x1x1\n"
+    elif name == "n_missing.ini":
+        return  # the point is that it does not exist
+    else:
+        raise SystemExit(f"cases.txt: no generator for gen:{name}")
+    with open(path, "w") as f:
+        f.write(data)
+
+
+def parse_cases(path):
+    cases = []
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            extra = []
+            if " || " in line:
+                line, args = line.split(" || ", 1)
+                extra = shlex.split(args)
+            parts = line.split(None, 3)
+            if len(parts) != 4 or parts[0] not in ("network", "run") or not parts[2].isdigit():
+                raise SystemExit(f"cases.txt:{n}: expected KIND FILE EXIT FRAGMENT [|| ARGS]")
+            kind, name, code, frag = parts
+            cases.append((n, kind, name, int(code), frag.strip(), extra))
+    return cases
+
+
+def trace_is_valid(path):
+    """True when a file at path reads back as a finished trace."""
+    if not os.path.exists(path):
+        return False
+    r = subprocess.run([NPUSIM, "info", path], capture_output=True, text=True)
+    return r.returncode == 0 and "status:          complete" in r.stdout
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="npu_bad.")
+    work = os.path.join(tmp, "bad")
+    shutil.copytree(BAD, work)
+    cases = parse_cases(os.path.join(BAD, "cases.txt"))
+    passed, failed = 0, []
+
+    covered = {c[2] for c in cases}
+    for f in sorted(os.listdir(BAD)):
+        if f.endswith(".ini") and f not in VALID and f not in covered:
+            failed.append(f"{f}: in tests/bad/ but has no case in cases.txt")
+
+    for lineno, kind, name, code, frag, extra in cases:
+        label = f"cases.txt:{lineno} {kind} {name} {' '.join(extra)}".rstrip()
+        if name.startswith("gen:"):
+            name = name[4:]
+            generated(name, os.path.join(work, name))
+        out = os.path.join(tmp, "out.trace")
+        if os.path.exists(out):
+            os.unlink(out)
+        if kind == "network":
+            cmd = [NPUSIM, "network", name, *extra]
+        else:
+            cmd = [NPUSIM, "run", name, f"--out={out}", "--backend=cpu", *extra]
+        try:
+            r = subprocess.run(cmd, cwd=work, capture_output=True, timeout=60,
+                               errors="replace", text=True)
+        except subprocess.TimeoutExpired:
+            failed.append(f"{label}: timed out")
+            continue
+        errors = [l for l in r.stderr.splitlines()
+                  if l.strip() and "warning:" not in l and not l.startswith("(see `npusim help")]
+        problems = []
+        if r.returncode < 0 or r.returncode >= 128:
+            problems.append(f"CRASH: exit {r.returncode}")
+        elif r.returncode == 0:
+            problems.append("accepted (exit 0)")
+        if r.returncode != code:
+            problems.append(f"exit {r.returncode}, expected {code}")
+        if frag not in r.stderr:
+            problems.append(f"message lacks {frag!r}")
+        if len(errors) != 1:
+            problems.append(f"expected a one-line error, got {len(errors)} lines")
+        elif not errors[0].startswith("npusim"):
+            problems.append("error line does not start with 'npusim'")
+        if r.stdout.strip():
+            problems.append("printed on stdout")
+        if kind == "run" and trace_is_valid(out):
+            problems.append("left a complete trace behind")
+        if problems:
+            failed.append(f"{label}: " + "; ".join(problems) + f"\n    stderr: {r.stderr.strip()}")
+        else:
+            passed += 1
+
+    if len(cases) < MIN_CASES:
+        failed.append(f"only {len(cases)} cases, expected at least {MIN_CASES}")
+    for f in failed:
+        print(f"FAIL: {f}", file=sys.stderr)
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{passed} passed, {len(failed)} failed ({len(cases)} cases)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
