@@ -349,7 +349,7 @@ int main(int argc, char **argv)
     struct npu_backend *vk[N_COMBOS] = { 0 };
     struct npu_err err = { 0 };
     for (size_t c = 0; c < N_COMBOS; c++) {
-        struct npu_backend_cfg cfg = { .device_index = NPU_DEVICE_ANY, .validation = true,
+        struct npu_backend_cfg cfg = { .device_index = NPU_DEVICE_ANY, .validation = !getenv("NPUSIM_NO_VALIDATION"),
                                        .batch = combos[c].batch };
         setenv("NPUSIM_VK_DENSE", combos[c].dense, 1);
         int rc = npu_backend_vulkan.create(&cfg, &vk[c], &err);
