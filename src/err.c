@@ -7,8 +7,13 @@
 int npu_err_setv(struct npu_err *err, int code, const char *fmt, va_list ap)
 {
     if (err) {
+        /* Formatted aside first: callers may pass err->msg itself as an
+         * argument (to add to a message), and vsnprintf's output must not
+         * overlap its input. */
+        char msg[NPU_ERR_MSG_MAX];
+        vsnprintf(msg, sizeof(msg), fmt, ap);
         err->code = code;
-        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        memcpy(err->msg, msg, sizeof(msg));
     }
     return code;
 }
