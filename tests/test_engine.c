@@ -1305,6 +1305,157 @@ static void test_batching_invariant(void **state)
     npu_net_free(net);
 }
 
+/* A dense, one-loop-per-step model of SEMANTICS.md "One burst", written
+ * from the text (not from the backend), run on the busy network. */
+struct ref_model {
+    const struct npu_net *net;
+    int64_t power_q;
+    float *mp;
+    uint16_t *cd, *cfc;
+    int64_t *sum;
+    bool *cand;
+    uint32_t *fid, n_f;     /* last burst's fires */
+    float *fmp;
+};
+
+static uint32_t ref_psp_from_mp(float x)
+{
+    if (!(x >= 0.0f))
+        x = 0.0f;
+    if (x > 255.0f)
+        x = 255.0f;
+    float r = floorf(x);
+    if (x - r >= 0.5f)
+        r = r + 1.0f;
+    return (uint32_t)r;
+}
+
+static void ref_burst(struct ref_model *m, uint32_t b, const uint32_t *id, const int64_t *q, uint32_t n_in,
+                      struct trace *t)
+{
+    const struct npu_net *net = m->net;
+    const uint32_t n = net->n_neurons;
+    for (uint32_t i = 0; i < n; i++) {                       /* 1, 2 */
+        if (!net->areas[net->area_of[i]].accumulate)
+            m->mp[i] = 0.0f;
+        m->sum[i] = 0;
+        m->cand[i] = false;
+    }
+    for (uint32_t k = 0; k < n_in; k++) {                    /* 3 */
+        m->sum[id[k]] += q[k];
+        m->cand[id[k]] = true;
+    }
+    if (m->power_q != 0)                                     /* 4 */
+        for (uint32_t i = 0; i < n; i++)
+            if (net->areas[net->area_of[i]].power) {
+                m->sum[i] += m->power_q;
+                m->cand[i] = true;
+            }
+    for (uint32_t f = 0; f < m->n_f; f++) {                  /* 5 */
+        uint32_t src = m->fid[f];
+        const struct npu_area *a = &net->areas[net->area_of[src]];
+        int64_t k = net->syn_off[src + 1] - net->syn_off[src];
+        for (uint32_t e = net->syn_off[src]; e < net->syn_off[src + 1]; e++) {
+            int64_t w = net->syn_wp[e] & 0xff;
+            int64_t psp = a->mp_driven_psp ? ref_psp_from_mp(m->fmp[f]) : net->syn_wp[e] >> 8;
+            int64_t c = w * psp * 65536;
+            if (!a->psp_uniform && k > 1)
+                c = (c + k / 2) / k;
+            if (net->syn_target[e] & NPU_SYN_INHIBITORY)
+                c = -c;
+            uint32_t to = net->syn_target[e] & NPU_SYN_TARGET_MASK;
+            m->sum[to] += c;
+            m->cand[to] = true;
+        }
+    }
+    m->n_f = 0;
+    for (uint32_t i = 0; i < n; i++) {                       /* 6, 7 */
+        if (!m->cand[i])
+            continue;
+        const struct npu_area *a = &net->areas[net->area_of[i]];
+        bool limited = a->cfl != 0 && a->cfl != 65535;
+        float cand = (float)m->sum[i] * (1.0f / 65536);
+        if (m->cd[i] > 0) {
+            m->cd[i]--;
+            if (m->cd[i] == 0 && limited && m->cfc[i] >= a->cfl)
+                m->cfc[i] = 0;
+            continue;
+        }
+        m->mp[i] = m->mp[i] + cand;
+        if (m->mp[i] >= a->threshold && (!a->has_limit || m->mp[i] <= a->threshold_limit)) {
+            if (limited && m->cfc[i] >= a->cfl) {
+                m->cfc[i] = 0;
+                continue;
+            }
+            if (ref_fires(a->excitability, i, b)) {
+                m->fid[m->n_f] = i;
+                m->fmp[m->n_f++] = m->mp[i];
+                m->mp[i] = 0.0f;
+                if (m->cfc[i] < 65535)
+                    m->cfc[i]++;
+                uint32_t cd = limited && m->cfc[i] >= a->cfl ? (uint32_t)a->refractory + a->snooze
+                                                              : a->refractory;
+                m->cd[i] = (uint16_t)(cd > 65535 ? 65535 : cd);
+                continue;
+            }
+        }
+        if (limited)
+            m->cfc[i] = 0;
+        m->mp[i] = m->mp[i] * a->keep;
+    }
+    struct npu_fires f = { .first_burst = b, .count = 1, .off = (uint32_t[]){ 0, m->n_f },
+                           .id = m->fid, .mp = m->fmp };
+    trace_add(t, &f);
+}
+
+/* All of "One burst" at once: the backend equals the model written from
+ * SEMANTICS.md on a busy network, fire for fire and bit for bit. */
+static void test_reference_model(void **state)
+{
+    (void)state;
+    struct npu_net *net = busy_net(21);
+    struct sched sc = busy_sched(net->n_neurons, 500, 22);
+    const uint32_t n = net->n_neurons;
+    struct ref_model m = { .net = net, .power_q = QOF(0.375) };
+    m.mp = calloc(n, sizeof(float));
+    m.cd = calloc(n, sizeof(uint16_t));
+    m.cfc = calloc(n, sizeof(uint16_t));
+    m.sum = calloc(n, sizeof(int64_t));
+    m.cand = calloc(n, sizeof(bool));
+    m.fid = calloc(n, sizeof(uint32_t));
+    m.fmp = calloc(n, sizeof(float));
+    assert_true(m.mp && m.cd && m.cfc && m.sum && m.cand && m.fid && m.fmp);
+    struct trace want = { 0 };
+    for (uint32_t b = 1; b <= sc.bursts; b++)
+        ref_burst(&m, b, sc.id + sc.off[b - 1], sc.q + sc.off[b - 1], sc.off[b] - sc.off[b - 1], &want);
+    struct eng *e = eng_open(net, QOF(0.375));
+    struct npu_state st;
+    struct trace got = run_batched(e->be, &sc, 64, &st);
+    assert_true(want.n > 3000);
+    for (size_t k = 0; k < want.n && k < got.n; k++)
+        if (memcmp(want.rec[k], got.rec[k], sizeof(want.rec[k])) != 0)
+            fail_msg("fire %zu: model (burst %u, id %u, mp %#x), backend (burst %u, id %u, mp %#x)", k,
+                     want.rec[k][0], want.rec[k][1], want.rec[k][2], got.rec[k][0], got.rec[k][1],
+                     got.rec[k][2]);
+    assert_int_equal(want.n, got.n);
+    assert_memory_equal(st.mp, m.mp, n * sizeof(float));
+    assert_memory_equal(st.countdown, m.cd, n * sizeof(uint16_t));
+    assert_memory_equal(st.cfc, m.cfc, n * sizeof(uint16_t));
+    npu_state_free(&st);
+    eng_close(e);
+    free(want.rec);
+    free(got.rec);
+    free(m.mp);
+    free(m.cd);
+    free(m.cfc);
+    free(m.sum);
+    free(m.cand);
+    free(m.fid);
+    free(m.fmp);
+    sched_free(&sc);
+    npu_net_free(net);
+}
+
 /* Determinism: two backend instances over the same network, run side by
  * side, give identical results; upload() resets an instance to burst 0 so
  * a second run on it repeats the first; a different stimulus seed differs. */
@@ -1379,6 +1530,7 @@ int main(void)
         cmocka_unit_test(test_subnormal_leak),
         cmocka_unit_test(test_batching_invariant),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_reference_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
