@@ -32,7 +32,8 @@ struct npu_err {
     char msg[NPU_ERR_MSG_MAX];
 };
 
-/* Sets err (if not NULL) and returns code, so callers can `return npu_err_set(...)`. */
+/* Sets err (if not NULL) and returns code, so callers can `return npu_err_set(...)`.
+ * err->msg may itself be one of the arguments. */
 int npu_err_set(struct npu_err *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 int npu_err_setv(struct npu_err *err, int code, const char *fmt, va_list ap);
