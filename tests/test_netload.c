@@ -505,17 +505,20 @@ static void test_overrides(void **state)
     assert_int_equal(npu_ini_set(ini, "area a", "threshold", "7.5", "area a.threshold=7.5", &err), NPU_OK);
     assert_int_equal(npu_ini_set(ini, "area b", "leak", "0.25", "area b.leak=0.25", &err), NPU_OK);
     assert_int_equal(npu_ini_set(ini, "connect a -> b", "weight", "9", "connect a -> b.weight=9", &err), NPU_OK);
-    assert_int_equal(npu_ini_set(ini, "area c", "size", "3x1x1", "area c.size=3x1x1", &err), NPU_OK);
+    /* A named section the file lacks is refused (a typo, not a new area);
+     * a one-word section such as [defaults] may be added. */
+    assert_int_equal(npu_ini_set(ini, "area c", "size", "3x1x1", "area c.size=3x1x1", &err), NPU_E_INPUT);
+    assert_non_null(strstr(err.msg, "has no section [area c]"));
+    assert_int_equal(npu_ini_set(ini, "defaults", "refractory", "4", "defaults.refractory=4", &err), NPU_OK);
     struct npu_netload_opts opts = { .max_bytes = MAX_BYTES };
     struct npu_net *net;
     assert_int_equal(npu_netload_ini(ini, &opts, &net, NULL, &err), NPU_OK);
     npu_ini_free(ini);
     assert_true(net->areas[0].threshold == 7.5f);
     assert_true(net->areas[1].keep == 0.75f);
-    assert_int_equal(net->n_areas, 3);
-    assert_string_equal(net->areas[2].name, "c");
-    assert_int_equal(net->areas[2].count, 3);
-    assert_int_equal(net->n_neurons, 6);
+    assert_int_equal(net->n_areas, 2);
+    assert_int_equal(net->areas[0].refractory, 4);  /* from the added [defaults] */
+    assert_int_equal(net->n_neurons, 3);
     assert_int_equal(net->syn_wp[0], 9 | 1 << 8);
     npu_net_free(net);
 
