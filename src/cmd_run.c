@@ -240,6 +240,13 @@ int cmd_run(int argc, char **argv)
         ov->origin = arg;
     }
 
+    /* From the start, so a signal during a long network build is not lost
+     * (a background job may even have inherited SIGINT ignored). */
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
     struct npu_scenario *scn = NULL;
     struct npu_net *net = NULL;
     struct npu_backend *be = NULL;
@@ -271,6 +278,10 @@ int cmd_run(int argc, char **argv)
     if ((rc = open_backend(&o, want, net, &params, &be, &err)))
         goto done;
 
+    if (stop_requested) {
+        rc = npu_err_set(&err, NPU_E_INTERRUPTED, "interrupted before the first burst; no trace written");
+        goto done;
+    }
     if (!o.no_trace) {
         trace_path = o.out ? strdup(o.out) : scn->trace_path ? strdup(scn->trace_path)
                                                             : default_trace_path(o.scenario);
@@ -316,10 +327,6 @@ int cmd_run(int argc, char **argv)
         rc = npu_err_set(&err, NPU_E_RESOURCE, "out of memory");
         goto done;
     }
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
     struct npu_sim_opts so = {
         .batch = o.batch,
         .trace = tw,

@@ -369,6 +369,10 @@ int npu_trace_writer_open(const char *path, bool overwrite, const struct npu_tra
         goto fail;
     }
     rc = write_bytes(w, hbuf, hlen, err);
+    /* On disk at once: a run killed before its first burst still leaves a
+     * trace that reads as cut short, not one with half a header. */
+    if (!rc)
+        rc = npu_trace_writer_flush(w, err);
     if (rc)
         goto fail;
     free(hbuf);
