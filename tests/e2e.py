@@ -601,6 +601,25 @@ def killed_runs():
     check(rc == 0 and len(out.splitlines()) > 1, "SIGINT: the trace exports", err)
 
 
+@case
+def file_size_limit():
+    """A full disk mid-run (here a file-size limit, which makes write() fail
+    with EFBIG): exit 4 naming the trace, and a trace that reads back up to
+    its last complete burst and says it was cut short."""
+    if not shutil.which("prlimit"):
+        return
+    write("big.ini", BIG_NET)
+    write("big.scn.ini", BIG_SCN)
+    p = subprocess.run(["prlimit", "--fsize=300000", NPUSIM, "run", "big.scn.ini", "--out=fsize.trace",
+                        "--quiet", "--bursts=2000"], cwd=TMP, capture_output=True, text=True, timeout=300)
+    check(p.returncode == 4 and "fsize.trace" in p.stderr and "write" in p.stderr,
+          "file-size limit: exit 4, the write error is reported", f"{p.returncode}: {p.stderr}")
+    rc, out, err = npusim("info", "fsize.trace", "--json")
+    info = json.loads(out) if rc == 0 else {}
+    check(rc == 0 and info.get("end") == "cut_short" and 0 < info.get("bursts", 0) < 2000,
+          "file-size limit: the trace reads back, cut short", out + err)
+
+
 def main():
     shutil.rmtree(TMP, ignore_errors=True)
     print(f"{PASSED} passed, {len(FAILED)} failed")

@@ -482,17 +482,10 @@ static void test_write_error(void **state)
     struct npu_trace_header h = make_header(true);
     struct npu_trace_writer *w;
     struct npu_err err = { 0 };
-    assert_int_equal(npu_trace_writer_open("/dev/full", true, &h, &w, &err), NPU_OK);
-    int rc = npu_trace_writer_flush(w, &err);
-    assert_int_equal(rc, NPU_E_IO);
+    /* The header is flushed when the trace is created, so a full disk is
+     * reported there, before any burst runs. */
+    assert_int_equal(npu_trace_writer_open("/dev/full", true, &h, &w, &err), NPU_E_IO);
     assert_non_null(strstr(err.msg, "/dev/full"));
-    assert_non_null(strstr(err.msg, strerror(ENOSPC)));
-    assert_int_equal(npu_trace_writer_burst(w, 1, 0, NULL, NULL, &err), NPU_E_IO);
-    assert_int_equal(npu_trace_writer_close(w, NPU_TRACE_END_COMPLETE, &err), NPU_E_IO);
-
-    /* the same when only close finds out */
-    assert_int_equal(npu_trace_writer_open("/dev/full", true, &h, &w, &err), NPU_OK);
-    assert_int_equal(npu_trace_writer_close(w, NPU_TRACE_END_COMPLETE, &err), NPU_E_IO);
     assert_non_null(strstr(err.msg, strerror(ENOSPC)));
 }
 
