@@ -30,6 +30,7 @@ struct run_opts {
     bool have_bursts, have_seed;
     uint32_t bursts, batch;
     uint64_t seed;
+    uint64_t max_memory, max_device_memory;   /* 0: what the machine has */
     int device;
     const char *sets[MAX_SETS];
     size_t n_sets;
@@ -63,7 +64,7 @@ static void progress(void *ctx, uint32_t done, uint32_t total, double elapsed)
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
     enum { O_BACKEND = 256, O_DEVICE, O_BATCH, O_BURSTS, O_OUT, O_NOTRACE, O_FORCE, O_SET,
-           O_SEED, O_VALIDATE, O_JSON, O_QUIET };
+           O_SEED, O_VALIDATE, O_JSON, O_QUIET, O_MAXMEM, O_MAXDEV };
     static const struct option opts[] = {
         { "backend", required_argument, NULL, O_BACKEND },
         { "device", required_argument, NULL, O_DEVICE },
@@ -77,6 +78,8 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         { "validate", no_argument, NULL, O_VALIDATE },
         { "json", no_argument, NULL, O_JSON },
         { "quiet", no_argument, NULL, O_QUIET },
+        { "max-memory", required_argument, NULL, O_MAXMEM },
+        { "max-device-memory", required_argument, NULL, O_MAXDEV },
         { NULL, 0, NULL, 0 },
     };
     char why[NPU_WHY_MAX];
@@ -110,6 +113,14 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
             if (npu_value_u64(optarg, 0, UINT64_MAX, &o->seed, why))
                 return npu_cmd_usage_error("run", "--seed: %s", why);
             o->have_seed = true;
+            break;
+        case O_MAXMEM:
+            if (npu_value_bytes(optarg, &o->max_memory, why))
+                return npu_cmd_usage_error("run", "--max-memory: %s", why);
+            break;
+        case O_MAXDEV:
+            if (npu_value_bytes(optarg, &o->max_device_memory, why))
+                return npu_cmd_usage_error("run", "--max-device-memory: %s", why);
             break;
         case O_OUT: o->out = optarg; break;
         case O_NOTRACE: o->no_trace = true; break;
@@ -159,6 +170,7 @@ static int open_backend(const struct run_opts *o, const char *want, const struct
         .device_index = o->device >= 0 ? o->device : NPU_DEVICE_ANY,
         .validation = o->validate,
         .batch = o->batch,
+        .max_device_bytes = o->max_device_memory,
     };
     if (strcmp(want, "auto") == 0) {
         if (o->device < 0)
@@ -267,7 +279,7 @@ int cmd_run(int argc, char **argv)
     if (o.have_seed)
         scn->seed = o.seed;
     double t0 = npu_clock_now();
-    struct npu_netload_opts lo = { .overrides = net_ov, .n_overrides = n_net };
+    struct npu_netload_opts lo = { .overrides = net_ov, .n_overrides = n_net, .max_bytes = o.max_memory };
     if ((rc = npu_netload_file(scn->network_path, &lo, &net, &warn, &err)))
         goto done;
     double build_s = npu_clock_now() - t0;

@@ -25,6 +25,9 @@ static const struct npu_cmd commands[] = {
       "                             --set scenario.power=0.5\n"
       "  --seed=N                   scenario seed (random stimuli)\n"
       "  --validate                 Vulkan: enable the Khronos validation layer\n"
+      "  --max-memory=SIZE          refuse networks needing more host memory (e.g. 8G;\n"
+      "                             default: what the system has available)\n"
+      "  --max-device-memory=SIZE   Vulkan: refuse networks needing more device memory\n"
       "  --json                     print a JSON summary on stdout\n"
       "  --quiet                    no summary, no progress, warnings only\n" },
     { "diff", cmd_diff, "compare the fires of two traces",

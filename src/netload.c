@@ -339,7 +339,7 @@ static int build_csr(struct loader *L, struct npu_conn_out *outs, uint64_t max_b
     uint64_t need = (uint64_t)net->n_neurons * 6 + total * 6;
     if (max_bytes && need > max_bytes)
         return npu_err_set(L->err, NPU_E_RESOURCE,
-                           "%s: the network needs %.1f MiB for %u neurons and %llu synapses, more than the %.1f MiB available",
+                           "%s: the network needs %.1f MiB for %u neurons and %llu synapses, more than the %.1f MiB allowed (free memory, or --max-memory)",
                            L->ini->path, (double)need / 1048576.0, net->n_neurons,
                            (unsigned long long)total, (double)max_bytes / 1048576.0);
     int rc = npu_net_alloc_arrays(net, L->err);
@@ -537,7 +537,7 @@ int npu_netload_ini(struct npu_ini *ini, const struct npu_netload_opts *opts, st
     /* Generation holds each connection's synapses and the CSR at once. */
     if (max_bytes && estimate * 12 > max_bytes) {
         rc = npu_err_set(err, NPU_E_RESOURCE,
-                         "%s: about %llu synapses need about %.1f MiB while building, more than the %.1f MiB available",
+                         "%s: about %llu synapses need about %.1f MiB while building, more than the %.1f MiB allowed (free memory, or --max-memory)",
                          ini->path, (unsigned long long)estimate, (double)estimate * 12 / 1048576.0,
                          (double)max_bytes / 1048576.0);
         goto fail;

@@ -121,3 +121,29 @@ int npu_value_size(const char *s, uint64_t max_product, uint32_t dim[3], char *w
         return WHY("size '%s' is not XxYxZ (three positive integers)", s);
     return 0;
 }
+
+int npu_value_bytes(const char *s, uint64_t *out, char *why)
+{
+    if (*s < '0' || *s > '9')
+        return WHY("'%s' is not a size (e.g. 512M, 8G)", s);
+    errno = 0;
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno == ERANGE)
+        return WHY("'%s' is too large", s);
+    static const char units[] = "KMGT";
+    int shift = 0;
+    if (*end) {
+        const char *u = strchr(units, *end);
+        if (!u || !*end)
+            return WHY("'%s': unknown unit (K, M, G or T)", s);
+        shift = 10 * (int)(u - units + 1);
+        end++;
+        if (strcmp(end, "") != 0 && strcmp(end, "iB") != 0 && strcmp(end, "B") != 0)
+            return WHY("'%s': unknown unit (K, M, G or T)", s);
+    }
+    if (v == 0 || v > (UINT64_MAX >> shift))
+        return WHY("'%s' is out of range", s);
+    *out = (uint64_t)v << shift;
+    return 0;
+}

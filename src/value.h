@@ -18,6 +18,10 @@ int npu_value_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out, char
 int npu_value_f32(const char *s, double min, double max, float *out, char *why);
 /* strtod, for potentials and probabilities. */
 int npu_value_f64(const char *s, double min, double max, double *out, char *why);
+/* A byte count: digits with an optional K, M, G or T suffix (powers of
+ * 1024, "MiB" style suffixes accepted too), at least 1. */
+int npu_value_bytes(const char *s, uint64_t *out, char *why);
+
 /* "XxYxZ", each >= 1, product <= max_product. */
 int npu_value_size(const char *s, uint64_t max_product, uint32_t dim[3], char *why);
 
