@@ -337,11 +337,13 @@ static int build_csr(struct loader *L, struct npu_conn_out *outs, uint64_t max_b
                            L->ini->path, (unsigned long long)total, (unsigned long long)NPU_MAX_SYNAPSES);
     net->n_synapses = total;
     uint64_t need = (uint64_t)net->n_neurons * 6 + total * 6;
-    if (max_bytes && need > max_bytes)
+    if (max_bytes && need > max_bytes) {
+        char a[32], b[32];
         return npu_err_set(L->err, NPU_E_RESOURCE,
-                           "%s: the network needs %.1f MiB for %u neurons and %llu synapses, more than the %.1f MiB allowed (free memory, or --max-memory)",
-                           L->ini->path, (double)need / 1048576.0, net->n_neurons,
-                           (unsigned long long)total, (double)max_bytes / 1048576.0);
+                           "%s: the network needs %s for %u neurons and %llu synapses, more than the %s allowed (free memory, or --max-memory)",
+                           L->ini->path, npu_value_fmt_bytes(need, a, sizeof(a)), net->n_neurons,
+                           (unsigned long long)total, npu_value_fmt_bytes(max_bytes, b, sizeof(b)));
+    }
     int rc = npu_net_alloc_arrays(net, L->err);
     if (rc)
         return rc;
@@ -536,10 +538,11 @@ int npu_netload_ini(struct npu_ini *ini, const struct npu_netload_opts *opts, st
         estimate += npu_connect_estimate(net, &L.conns[c]);
     /* Generation holds each connection's synapses and the CSR at once. */
     if (max_bytes && estimate * 12 > max_bytes) {
+        char a[32], b[32];
         rc = npu_err_set(err, NPU_E_RESOURCE,
-                         "%s: about %llu synapses need about %.1f MiB while building, more than the %.1f MiB allowed (free memory, or --max-memory)",
-                         ini->path, (unsigned long long)estimate, (double)estimate * 12 / 1048576.0,
-                         (double)max_bytes / 1048576.0);
+                         "%s: about %llu synapses need about %s while building, more than the %s allowed (free memory, or --max-memory)",
+                         ini->path, (unsigned long long)estimate, npu_value_fmt_bytes(estimate * 12, a, sizeof(a)),
+                         npu_value_fmt_bytes(max_bytes, b, sizeof(b)));
         goto fail;
     }
     if (estimate > NPU_MAX_SYNAPSES) {

@@ -147,3 +147,20 @@ int npu_value_bytes(const char *s, uint64_t *out, char *why)
     *out = (uint64_t)v << shift;
     return 0;
 }
+
+const char *npu_value_fmt_bytes(uint64_t n, char *buf, size_t len)
+{
+    static const char *const unit[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+    if (n < 1024) {
+        snprintf(buf, len, "%llu B", (unsigned long long)n);
+        return buf;
+    }
+    double v = (double)n / 1024.0;
+    int u = 0;
+    while (v >= 1024.0 && u < 4) {
+        v /= 1024.0;
+        u++;
+    }
+    snprintf(buf, len, "%.1f %s", v, unit[u]);
+    return buf;
+}

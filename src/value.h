@@ -22,6 +22,9 @@ int npu_value_f64(const char *s, double min, double max, double *out, char *why)
  * 1024, "MiB" style suffixes accepted too), at least 1. */
 int npu_value_bytes(const char *s, uint64_t *out, char *why);
 
+/* Formats a byte count for messages: "812 B", "1.5 KiB", "3.2 GiB". */
+const char *npu_value_fmt_bytes(uint64_t n, char *buf, size_t len);
+
 /* "XxYxZ", each >= 1, product <= max_product. */
 int npu_value_size(const char *s, uint64_t max_product, uint32_t dim[3], char *why);
 
