@@ -67,6 +67,62 @@ def trace_is_valid(path):
     return r.returncode == 0 and "status:          complete" in r.stdout
 
 
+def damaged_traces(tmp):
+    """Damaged copies of a small real trace, made here: cut at every byte
+    offset, one bit flipped in every byte, and a newer format version.
+    `info` and `export` must never crash, never call a damaged trace
+    complete, and say what is wrong."""
+    passed, failed = 0, []
+    good = os.path.join(tmp, "good.trace")
+    r = subprocess.run([NPUSIM, "run", os.path.join(SRC, "scenarios", "quickstart.ini"), "--bursts=6",
+                        f"--out={good}", "--backend=cpu", "--quiet"], capture_output=True, text=True)
+    if r.returncode != 0:
+        return 0, [f"damaged traces: could not make one: {r.stderr.strip()}"]
+    data = open(good, "rb").read()
+    bad = os.path.join(tmp, "damaged.trace")
+
+    def check(label, blob, ok):
+        nonlocal passed
+        with open(bad, "wb") as f:
+            f.write(blob)
+        for cmd in (["info", bad], ["export", bad, "--format=csv"]):
+            r = subprocess.run([NPUSIM, *cmd], capture_output=True, text=True, errors="replace")
+            why = ok(r)
+            if r.returncode < 0 or r.returncode >= 128:
+                why = f"CRASH: exit {r.returncode}"
+            if why:
+                failed.append(f"trace {label}, {cmd[0]}: {why}\n    stderr: {r.stderr.strip()}")
+                return
+        passed += 1
+
+    def cut(r):
+        if r.returncode == 0 and "complete" not in r.stdout.split("status:")[-1][:40]:
+            return None     # read up to the cut, not called complete
+        if r.returncode == 5 and "cut short" in r.stderr:
+            return None     # cut inside the header
+        if r.returncode == 0 and "cut short" in r.stderr:
+            return None     # export warns
+        return f"exit {r.returncode}, expected a cut-short report"
+
+    def corrupt(r):
+        if r.returncode == 5 and r.stderr.strip():
+            return None
+        return f"exit {r.returncode}, expected 5 (corrupt) with a message"
+
+    for n in range(len(data)):
+        check(f"cut at byte {n} of {len(data)}", data[:n], cut)
+    for n in range(len(data)):
+        blob = bytearray(data)
+        blob[n] ^= 1 << (n % 8)
+        check(f"bit {n % 8} of byte {n} flipped", bytes(blob), corrupt)
+    newer = bytearray(data)
+    newer[8:12] = (2).to_bytes(4, "little")
+    check("of format version 2", bytes(newer),
+          lambda r: None if r.returncode == 5 and "newer than this npusim reads" in r.stderr
+          else f"exit {r.returncode}, expected 5 naming the newer version")
+    return passed, failed
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="npu_bad.")
     work = os.path.join(tmp, "bad")
@@ -120,6 +176,10 @@ def main():
             failed.append(f"{label}: " + "; ".join(problems) + f"\n    stderr: {r.stderr.strip()}")
         else:
             passed += 1
+
+    p, f = damaged_traces(tmp)
+    passed += p
+    failed += f
 
     if len(cases) < MIN_CASES:
         failed.append(f"only {len(cases)} cases, expected at least {MIN_CASES}")
