@@ -57,6 +57,22 @@ def main():
     assert p.returncode == 0, p.stderr
     assert json.loads(p.stdout)["backend"] == "cpu"
 
+    # A device without 64-bit integers or 64-bit atomics (simulated): refused
+    # with the feature named, and never picked by auto.
+    for feature in ("shaderInt64", "shaderBufferInt64Atomics"):
+        hide = {"NPUSIM_VK_HIDE_FEATURES": feature}
+        p = run(base + ["--backend=vulkan"], hide)
+        assert p.returncode == NPU_E_BACKEND and feature in p.stderr, (feature, p.returncode, p.stderr)
+        p = run(base + ["--backend=vulkan", "--device=0"], hide)
+        assert p.returncode == NPU_E_BACKEND and feature in p.stderr, (feature, p.returncode, p.stderr)
+        p = run(base + ["--backend=auto"], hide)
+        assert p.returncode == 0 and json.loads(p.stdout)["backend"] == "cpu", p.stderr
+
+    # Out of device memory (simulated by a limit): refused before the run,
+    # with the numbers, exit 7, and no trace left behind.
+    p = run(base + ["--backend=vulkan", "--max-device-memory=64K"])
+    assert p.returncode == 7 and "limit" in p.stderr, (p.returncode, p.stderr)
+
     # auto never picks a software device such as lavapipe.
     if all(d["type"] not in ("discrete", "integrated") for d in usable):
         p = run(base + ["--backend=auto"])

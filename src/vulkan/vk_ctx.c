@@ -278,6 +278,14 @@ static void describe(struct npu_vk_ctx *ctx, VkPhysicalDevice pd, uint32_t index
     ctx->vk.GetPhysicalDeviceFeatures2(pd, &f2);
     d->int64 = f2.features.shaderInt64;
     d->int64_atomics = f12.shaderBufferInt64Atomics;
+    /* Testing hook: NPUSIM_VK_HIDE_FEATURES=shaderInt64,shaderBufferInt64Atomics
+     * makes every device look as if it lacked them, so the refusal of such
+     * a device is tested on one that has them. */
+    const char *hide = getenv("NPUSIM_VK_HIDE_FEATURES");
+    if (hide && strstr(hide, "shaderBufferInt64Atomics"))
+        d->int64_atomics = false;
+    if (hide && strstr(hide, "shaderInt64") && !strstr(hide, "shaderInt64Atomics"))
+        d->int64 = false;
     d->usable = d->api_1_2 && d->int64 && d->int64_atomics;
 }
 
