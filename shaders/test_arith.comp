@@ -4,6 +4,20 @@
 #include "common.glsl"
 layout(local_size_x = NPU_WG) in;
 
+// A flushing device, emulated: subnormal inputs read as zero, subnormal
+// results written as zero (sign kept).  Lets a device that preserves
+// subnormals test the fast/slow choice of f32_add_sel / f32_mul_sel as a
+// flushing one would make it.
+uint ftz_in(uint x)
+{
+    return f32_is_subnormal(x) ? (x & F32_SIGN) : x;
+}
+
+uint ftz_out(uint x)
+{
+    return (x & F32_EXP) == 0u ? (x & F32_SIGN) : x;
+}
+
 void main()
 {
     uint k = gl_GlobalInvocationID.x;
@@ -17,7 +31,7 @@ void main()
         outw[2u * k] = fx_pcg(i * 2654435761u + b * 1597334677u);
         outw[2u * k + 1u] = floatBitsToUint(fx_uniform(i, b));
     } else if (pc.mode == NPU_TEST_PSP) {
-        outw[k] = fx_psp_from_mp(uintBitsToFloat(inject[k]));
+        outw[k] = fx_psp_from_mp(inject[k]);
     } else if (pc.mode == NPU_TEST_CONTRIB) {
         uint w = 5u * k;
         uint64_t c = fx_contribution(inject[w], inject[w + 1u], inject[w + 2u] != 0u,
@@ -31,5 +45,24 @@ void main()
         precise float m = a * b;
         outw[2u * k] = floatBitsToUint(s);
         outw[2u * k + 1u] = floatBitsToUint(m);
+    } else if (pc.mode == NPU_TEST_EXACT) {
+        // The functions the dynamics kernel uses, their integer paths
+        // forced, and their fast/slow choice under emulated flushing.
+        uint a = inject[2u * k], b = inject[2u * k + 1u];
+        precise float fa = uintBitsToFloat(ftz_in(a));
+        precise float fb = uintBitsToFloat(ftz_in(b));
+        precise float fs = fa + fb;
+        precise float fm = fa * fb;
+        uint o = NPU_TEST_EXACT_WORDS * k;
+        outw[o + 0u] = f32_add(a, b);
+        outw[o + 1u] = f32_mul(a, b);
+        outw[o + 2u] = f32_add_exact(a, b);
+        outw[o + 3u] = f32_mul_exact(a, b);
+        outw[o + 4u] = f32_add_sel(a, b, ftz_out(floatBitsToUint(fs)));
+        outw[o + 5u] = f32_mul_sel(a, b, ftz_out(floatBitsToUint(fm)));
+        outw[o + 6u] = (f32_lt(a, b) ? 1u : 0u) | (f32_le(a, b) ? 2u : 0u) |
+                       (f32_gt(a, b) ? 4u : 0u) | (f32_ge(a, b) ? 8u : 0u);
+    } else if (pc.mode == NPU_TEST_FIRES) {
+        outw[k] = fx_fires(inject[3u * k], inject[3u * k + 1u], inject[3u * k + 2u]) ? 1u : 0u;
     }
 }
