@@ -225,17 +225,43 @@ uint f32_mul_sel(uint a, uint b, uint hw)
     return f32_mul_exact(a, b);
 }
 
+// A flushing device, emulated (subnormal inputs read as zero, subnormal
+// results written as zero, sign kept): what the NPU_EMULATE_FTZ variant of
+// every kernel feeds f32_add_sel / f32_mul_sel instead of the hardware
+// result, so a device that preserves subnormals (lavapipe) runs the choice
+// a flushing one makes.  test_arith.comp uses them too.
+uint f32_daz(uint x)
+{
+    return f32_is_subnormal(x) ? (x & F32_SIGN) : x;
+}
+
+uint f32_ftz(uint x)
+{
+    return (x & F32_EXP) == 0u ? (x & F32_SIGN) : x;
+}
+
+#ifndef NPU_EMULATE_FTZ
+#define NPU_EMULATE_FTZ 0
+#endif
+#if NPU_EMULATE_FTZ
+#define F32_HW_IN(x) f32_daz(x)
+#define F32_HW_OUT(x) f32_ftz(x)
+#else
+#define F32_HW_IN(x) (x)
+#define F32_HW_OUT(x) (x)
+#endif
+
 // The two operations the dynamics use: exact whatever the denormal mode.
 uint f32_add(uint a, uint b)
 {
-    precise float r = uintBitsToFloat(a) + uintBitsToFloat(b);
-    return f32_add_sel(a, b, floatBitsToUint(r));
+    precise float r = uintBitsToFloat(F32_HW_IN(a)) + uintBitsToFloat(F32_HW_IN(b));
+    return f32_add_sel(a, b, F32_HW_OUT(floatBitsToUint(r)));
 }
 
 uint f32_mul(uint a, uint b)
 {
-    precise float r = uintBitsToFloat(a) * uintBitsToFloat(b);
-    return f32_mul_sel(a, b, floatBitsToUint(r));
+    precise float r = uintBitsToFloat(F32_HW_IN(a)) * uintBitsToFloat(F32_HW_IN(b));
+    return f32_mul_sel(a, b, F32_HW_OUT(floatBitsToUint(r)));
 }
 
 // Unsigned 64-bit integer to float32, rounded to nearest, ties to even, with

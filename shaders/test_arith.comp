@@ -4,20 +4,6 @@
 #include "common.glsl"
 layout(local_size_x = NPU_WG) in;
 
-// A flushing device, emulated: subnormal inputs read as zero, subnormal
-// results written as zero (sign kept).  Lets a device that preserves
-// subnormals test the fast/slow choice of f32_add_sel / f32_mul_sel as a
-// flushing one would make it.
-uint ftz_in(uint x)
-{
-    return f32_is_subnormal(x) ? (x & F32_SIGN) : x;
-}
-
-uint ftz_out(uint x)
-{
-    return (x & F32_EXP) == 0u ? (x & F32_SIGN) : x;
-}
-
 void main()
 {
     uint k = gl_GlobalInvocationID.x;
@@ -49,8 +35,8 @@ void main()
         // The functions the dynamics kernel uses, their integer paths
         // forced, and their fast/slow choice under emulated flushing.
         uint a = inject[2u * k], b = inject[2u * k + 1u];
-        precise float fa = uintBitsToFloat(ftz_in(a));
-        precise float fb = uintBitsToFloat(ftz_in(b));
+        precise float fa = uintBitsToFloat(f32_daz(a));
+        precise float fb = uintBitsToFloat(f32_daz(b));
         precise float fs = fa + fb;
         precise float fm = fa * fb;
         uint o = NPU_TEST_EXACT_WORDS * k;
@@ -58,8 +44,8 @@ void main()
         outw[o + 1u] = f32_mul(a, b);
         outw[o + 2u] = f32_add_exact(a, b);
         outw[o + 3u] = f32_mul_exact(a, b);
-        outw[o + 4u] = f32_add_sel(a, b, ftz_out(floatBitsToUint(fs)));
-        outw[o + 5u] = f32_mul_sel(a, b, ftz_out(floatBitsToUint(fm)));
+        outw[o + 4u] = f32_add_sel(a, b, f32_ftz(floatBitsToUint(fs)));
+        outw[o + 5u] = f32_mul_sel(a, b, f32_ftz(floatBitsToUint(fm)));
         outw[o + 6u] = (f32_lt(a, b) ? 1u : 0u) | (f32_le(a, b) ? 2u : 0u) |
                        (f32_gt(a, b) ? 4u : 0u) | (f32_ge(a, b) ? 8u : 0u);
     } else if (pc.mode == NPU_TEST_FIRES) {

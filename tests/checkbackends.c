@@ -3,9 +3,10 @@
  * inhibitory synapses, a hub whose fan-in overflows 32-bit sums, leaks that
  * decay into and through the subnormals, subnormal thresholds, limits and
  * firing windows only a subnormal mp is in) and random stimuli run through both backends
- * via the npu_backend API, with several batch sizes and with the dense and
- * sparse kernels forced; fire queues (ids, mp bits) and the final state must
- * be identical.  A failure prints the seed that replays it.
+ * via the npu_backend API, with several batch sizes, with the dense and
+ * sparse kernels forced, and with the kernels that emulate a device flushing
+ * subnormals (NPUSIM_VK_EMULATE_FTZ); fire queues (ids, mp bits) and the
+ * final state must be identical.  A failure prints the seed that replays it.
  *
  *   checkbackends [--seed=N] [--iterations=K] [--bursts=B] [--verbose]
  *
@@ -24,10 +25,13 @@
 struct combo {
     uint32_t batch;    /* 0: the backend's automatic size */
     const char *dense; /* NPUSIM_VK_DENSE */
+    const char *ftz;   /* NPUSIM_VK_EMULATE_FTZ: "1" runs the kernels as a device that
+                        * flushes subnormals would (lavapipe preserves them) */
 };
 
 static const struct combo combos[] = {
-    { 1, "auto" }, { 3, "never" }, { 3, "always" }, { 64, "always" }, { 64, "never" }, { 0, "auto" },
+    { 1, "auto", "0" }, { 3, "never", "0" }, { 3, "always", "0" }, { 64, "always", "0" },
+    { 64, "never", "0" }, { 0, "auto", "0" }, { 1, "never", "1" }, { 64, "always", "1" },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -385,6 +389,7 @@ int main(int argc, char **argv)
         struct npu_backend_cfg cfg = { .device_index = NPU_DEVICE_ANY, .validation = !getenv("NPUSIM_NO_VALIDATION"),
                                        .batch = combos[c].batch };
         setenv("NPUSIM_VK_DENSE", combos[c].dense, 1);
+        setenv("NPUSIM_VK_EMULATE_FTZ", combos[c].ftz, 1);
         int rc = npu_backend_vulkan.create(&cfg, &vk[c], &err);
         if (rc == NPU_E_BACKEND) {
             printf("SKIP: %s\n", err.msg);
@@ -432,8 +437,9 @@ int main(int argc, char **argv)
                    "%zu fires\n", s, net->n_areas, net->n_neurons, net->n_synapses, st.n, ref.n);
         for (size_t c = 0; c < N_COMBOS && !status; c++) {
             char what[96];
-            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s", combos[c].batch,
-                     combos[c].batch ? "" : " (auto)", combos[c].dense);
+            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s%s", combos[c].batch,
+                     combos[c].batch ? "" : " (auto)", combos[c].dense,
+                     strcmp(combos[c].ftz, "1") == 0 ? " flushing emulated" : "");
             struct result got;
             rc = vk[c]->ops->upload(vk[c], net, &params, &err);
             if (!rc)
