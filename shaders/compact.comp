@@ -12,6 +12,6 @@ void main()
     uint base = outw[pc.j];
     for (uint k = gl_GlobalInvocationID.x; k < cnt; k += gl_NumWorkGroups.x * NPU_WG) {
         outw[pc.ids_base + base + k] = fire_id[p * pc.n + k];
-        outw[pc.mp_base + base + k] = floatBitsToUint(fire_mp[p * pc.n + k]);
+        outw[pc.mp_base + base + k] = fire_mp[p * pc.n + k];
     }
 }

@@ -1,8 +1,10 @@
 // Step 6 for candidate i (SEMANTICS.md, "Dynamics"), which also consumes and
-// zeroes its FCL entry (step 2 for the next burst).
+// zeroes its FCL entry (step 2 for the next burst).  mp and the float
+// parameters are bit patterns; f32_add / f32_mul / f32_ge / f32_le
+// (common.glsl) give the IEEE binary32 results whatever the denormal mode.
 void dynamics(uint i)
 {
-    precise float cand = fx_to_float(fcl[i]);
+    uint cand = floatBitsToUint(fx_to_float(fcl[i])); // 0 or >= 2^-16: exact
     fcl[i] = uint64_t(0);
 
     area_t ar = areas[area_of(i)];
@@ -22,8 +24,9 @@ void dynamics(uint i)
         cc[i] = countdown | (cfc << 16);
         return;
     }
-    precise float m = mp[i] + cand;
-    if (m >= ar.threshold && ((flags & NPU_AF_LIMIT) == 0u || m <= ar.threshold_limit)) {
+    uint m = f32_add(mp[i], cand);
+    if (f32_ge(m, ar.threshold) &&
+        ((flags & NPU_AF_LIMIT) == 0u || f32_le(m, ar.threshold_limit))) {
         if (limited && cfc >= cfl) {
             cc[i] = countdown; // cfc = 0
             mp[i] = m;
@@ -35,7 +38,7 @@ void dynamics(uint i)
             fire_mp[pc.parity * pc.n + k] = m;
             last_mp[i] = m;
             fire_stamp[i] = pc.burst;
-            mp[i] = 0.0;
+            mp[i] = 0u;
             cfc = min(cfc + 1u, 65535u);
             countdown = (limited && cfc >= cfl) ? min(refractory + snooze, 65535u) : refractory;
             cc[i] = countdown | (cfc << 16);
@@ -44,7 +47,6 @@ void dynamics(uint i)
     }
     if (limited)
         cfc = 0u;
-    precise float leaked = m * ar.keep;
-    mp[i] = leaked;
+    mp[i] = f32_mul(m, ar.keep);
     cc[i] = countdown | (cfc << 16);
 }

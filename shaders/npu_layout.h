@@ -57,7 +57,13 @@
 #define NPU_TEST_UNIFORM 1u    /* in: (i, b) pairs -> out: pcg, float bits of npu_fx_uniform */
 #define NPU_TEST_PSP 2u        /* in: float bits of mp -> out: npu_fx_psp_from_mp */
 #define NPU_TEST_CONTRIB 3u    /* in: (w, psp, inh, uniform, k) -> out: int64 pair */
-#define NPU_TEST_FLOAT_OPS 4u  /* in: (a, b) float bits -> out: a + b, a * b */
+#define NPU_TEST_FLOAT_OPS 4u  /* in: (a, b) float bits -> out: a + b, a * b (the hardware's) */
+#define NPU_TEST_EXACT 5u      /* in: (a, b) float bits -> out: NPU_TEST_EXACT_WORDS words:
+                                * f32_add, f32_mul, f32_add_exact, f32_mul_exact,
+                                * f32_add_sel and f32_mul_sel under emulated flushing,
+                                * lt | le << 1 | gt << 2 | ge << 3 */
+#define NPU_TEST_EXACT_WORDS 7u
+#define NPU_TEST_FIRES 6u      /* in: (excitability bits, i, b) -> out: fx_fires */
 
 /* Dense-or-sparse choice: the dense kernel runs when count * 256 >= n * ratio. */
 #define NPU_DENSE_SCALE 256u

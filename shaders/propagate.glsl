@@ -1,6 +1,6 @@
-// Step 5 for one fired source s whose mp at firing was m: lanes lane, lane +
+// Step 5 for one fired source s whose mp at firing was m (float bits): lanes lane, lane +
 // step, ... of its outgoing synapses.
-void propagate(uint s, float m, uint lane, uint step)
+void propagate(uint s, uint m, uint lane, uint step)
 {
     uint flags = areas[area_of(s)].snooze_flags >> 16;
     bool mp_psp = (flags & NPU_AF_MP_PSP) != 0u;

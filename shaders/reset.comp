@@ -13,6 +13,6 @@ void main()
     for (uint k = gl_GlobalInvocationID.x; k < cnt; k += gl_NumWorkGroups.x * NPU_WG) {
         uint i = cand_list[q * pc.n + k];
         if (((areas[area_of(i)].snooze_flags >> 16) & NPU_AF_ACCUMULATE) == 0u)
-            mp[i] = 0.0;
+            mp[i] = 0u;
     }
 }

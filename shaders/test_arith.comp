@@ -17,7 +17,7 @@ void main()
         outw[2u * k] = fx_pcg(i * 2654435761u + b * 1597334677u);
         outw[2u * k + 1u] = floatBitsToUint(fx_uniform(i, b));
     } else if (pc.mode == NPU_TEST_PSP) {
-        outw[k] = fx_psp_from_mp(uintBitsToFloat(inject[k]));
+        outw[k] = fx_psp_from_mp(inject[k]);
     } else if (pc.mode == NPU_TEST_CONTRIB) {
         uint w = 5u * k;
         uint64_t c = fx_contribution(inject[w], inject[w + 1u], inject[w + 2u] != 0u,
@@ -31,5 +31,24 @@ void main()
         precise float m = a * b;
         outw[2u * k] = floatBitsToUint(s);
         outw[2u * k + 1u] = floatBitsToUint(m);
+    } else if (pc.mode == NPU_TEST_EXACT) {
+        // The functions the dynamics kernel uses, their integer paths
+        // forced, and their fast/slow choice under emulated flushing.
+        uint a = inject[2u * k], b = inject[2u * k + 1u];
+        precise float fa = uintBitsToFloat(f32_daz(a));
+        precise float fb = uintBitsToFloat(f32_daz(b));
+        precise float fs = fa + fb;
+        precise float fm = fa * fb;
+        uint o = NPU_TEST_EXACT_WORDS * k;
+        outw[o + 0u] = f32_add(a, b);
+        outw[o + 1u] = f32_mul(a, b);
+        outw[o + 2u] = f32_add_exact(a, b);
+        outw[o + 3u] = f32_mul_exact(a, b);
+        outw[o + 4u] = f32_add_sel(a, b, f32_ftz(floatBitsToUint(fs)));
+        outw[o + 5u] = f32_mul_sel(a, b, f32_ftz(floatBitsToUint(fm)));
+        outw[o + 6u] = (f32_lt(a, b) ? 1u : 0u) | (f32_le(a, b) ? 2u : 0u) |
+                       (f32_gt(a, b) ? 4u : 0u) | (f32_ge(a, b) ? 8u : 0u);
+    } else if (pc.mode == NPU_TEST_FIRES) {
+        outw[k] = fx_fires(inject[3u * k], inject[3u * k + 1u], inject[3u * k + 2u]) ? 1u : 0u;
     }
 }

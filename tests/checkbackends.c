@@ -1,10 +1,12 @@
 /* checkbackends: the Vulkan backend against the CPU reference, in the manner
  * of dav1d's checkasm.  Seeded random networks (every neuron parameter,
- * inhibitory synapses, a hub whose fan-in overflows 32-bit sums, tiny leaks
- * that decay into subnormals) and random stimuli run through both backends
- * via the npu_backend API, with several batch sizes and with the dense and
- * sparse kernels forced; fire queues (ids, mp bits) and the final state must
- * be identical.  A failure prints the seed that replays it.
+ * inhibitory synapses, a hub whose fan-in overflows 32-bit sums, leaks that
+ * decay into and through the subnormals, subnormal thresholds, limits and
+ * firing windows only a subnormal mp is in) and random stimuli run through both backends
+ * via the npu_backend API, with several batch sizes, with the dense and
+ * sparse kernels forced, and with the kernels that emulate a device flushing
+ * subnormals (NPUSIM_VK_EMULATE_FTZ); fire queues (ids, mp bits) and the
+ * final state must be identical.  A failure prints the seed that replays it.
  *
  *   checkbackends [--seed=N] [--iterations=K] [--bursts=B] [--verbose]
  *
@@ -23,10 +25,13 @@
 struct combo {
     uint32_t batch;    /* 0: the backend's automatic size */
     const char *dense; /* NPUSIM_VK_DENSE */
+    const char *ftz;   /* NPUSIM_VK_EMULATE_FTZ: "1" runs the kernels as a device that
+                        * flushes subnormals would (lavapipe preserves them) */
 };
 
 static const struct combo combos[] = {
-    { 1, "auto" }, { 3, "never" }, { 3, "always" }, { 64, "always" }, { 64, "never" }, { 0, "auto" },
+    { 1, "auto", "0" }, { 3, "never", "0" }, { 3, "always", "0" }, { 64, "always", "0" },
+    { 64, "never", "0" }, { 0, "auto", "0" }, { 1, "never", "1" }, { 64, "always", "1" },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -113,20 +118,40 @@ static struct npu_net *random_net(void)
         ar->count = ar->dim[0] * ar->dim[1] * ar->dim[2];
         ar->base = n;
         n += ar->count;
-        const float thresholds[] = { 1.0f, 2.5f, 0.5f, 0x1p-140f, 0.0f };
-        ar->threshold = below(3) ? thresholds[below(5)] : 0.05f + 8.0f * unit();
+        /* Subnormal thresholds and limits: a device that flushes compares a
+         * subnormal mp (or threshold) as 0, so these fire differently there
+         * unless the comparisons are exact. */
+        const float thresholds[] = { 1.0f, 2.5f, 0.5f, 0x1p-140f, 0.0f, -0x1p-140f, 0x1p-149f,
+                                     0x1p-126f, 0x1.fffffcp-127f, -0.0f };
+        ar->threshold = below(3) ? thresholds[below(10)] : 0.05f + 8.0f * unit();
         ar->has_limit = below(3) == 0;
         ar->threshold_limit = ar->threshold + 5.0f * unit();
-        const float leaks[] = { 0.0f, 0.1f, 0.5f, 0.999999f, 0.9999999f };
-        ar->leak = below(3) ? leaks[below(5)] : unit();
+        if (below(3) == 0) {
+            /* a firing window that only a subnormal or zero mp is in */
+            const float limits[] = { 0x1p-128f, 0x1p-135f, 0x1p-149f, 0.0f, 0x1.fffffcp-127f };
+            ar->threshold = ar->threshold < 0.0f || below(2) ? -0x1p-140f : 0x1p-145f;
+            ar->has_limit = true;
+            ar->threshold_limit = limits[below(5)];
+        }
+        bool window = ar->has_limit && fabsf(ar->threshold_limit) < 0x1p-126f;
+        /* keep = 1 - leak: 0 (signed zeros), 2^-24 and ~1e-6 (fast decay into
+         * and through the subnormals), 0.1 and 0.5 (slow decay, rounding at
+         * subnormal precision for many bursts). */
+        const float leaks[] = { 0.0f, 0.1f, 0.5f, 0.999999f, 0.9999999f, 1.0f, 0.99999994f,
+                                0.9f, 0.99f };
+        ar->leak = below(3) ? leaks[below(9)] : unit();
+        if (window && below(4)) { /* decays into the window, charge kept */
+            const float wleaks[] = { 0.999999f, 0.9f, 0.99999994f, 0.5f, 0.99f };
+            ar->leak = wleaks[below(5)];
+        }
         ar->keep = 1.0f - ar->leak;
-        const float exc[] = { 1.0f, 0.0f, 0.999f, 0.3f, 0.998f };
-        ar->excitability = below(2) ? exc[below(5)] : unit();
+        const float exc[] = { 1.0f, 0.0f, 0.999f, 0.3f, 0.998f, 0x1p-140f };
+        ar->excitability = below(2) ? exc[below(6)] : unit();
         ar->refractory = (uint16_t)(below(2) ? 0 : below(4));
         const uint16_t cfls[] = { 0, 1, 2, 3, 65535 };
         ar->cfl = cfls[below(5)];
         ar->snooze = (uint16_t)(below(2) ? 0 : below(4));
-        ar->accumulate = below(2);
+        ar->accumulate = window ? below(4) != 0 : below(2);
         ar->power = below(4) == 0;
         ar->mp_driven_psp = below(4) == 0;
         ar->psp_uniform = below(3) != 0;
@@ -187,16 +212,24 @@ static void stim_add(struct stimuli *st, uint32_t id, int64_t q)
     st->q[st->n++] = q;
 }
 
-static void random_stimuli(struct stimuli *st, uint32_t n, uint32_t bursts)
+static void random_stimuli(struct stimuli *st, const struct npu_net *net, uint32_t bursts)
 {
+    uint32_t n = net->n_neurons;
     memset(st, 0, sizeof(*st));
     st->bursts = bursts;
     st->off = calloc(bursts + 1, sizeof(*st->off));
     /* A few neurons get +1 and -1 every burst: candidates with a zero sum, so
      * their mp only leaks, down into the subnormals where keep is tiny. */
-    uint32_t decay[8];
-    for (int i = 0; i < 8; i++)
-        decay[i] = below(n);
+    /* Half of them, where there are any, in an area whose firing window only
+     * a subnormal or zero mp is in. */
+    uint32_t decay[16], windows[8], nw = 0;
+    for (uint32_t a = 0; a < net->n_areas && nw < 8; a++)
+        if (net->areas[a].has_limit && fabsf(net->areas[a].threshold_limit) < 0x1p-126f)
+            windows[nw++] = a;
+    for (int i = 0; i < 16; i++) {
+        const struct npu_area *w = nw && (i & 2) ? &net->areas[windows[below(nw)]] : NULL;
+        decay[i] = w ? w->base + below(w->count) : below(n);
+    }
     for (uint32_t b = 0; b < bursts; b++) {
         st->off[b] = (uint32_t)st->n;
         uint32_t count = below(4) ? below(n / 3 + 2) : 0;
@@ -213,11 +246,15 @@ static void random_stimuli(struct stimuli *st, uint32_t n, uint32_t bursts)
             }
             stim_add(st, below(n), q);
         }
-        for (int i = 0; i < 8; i++) {
-            if (b < 2 || b % 9 == 0)
-                stim_add(st, decay[i], NPU_Q_ONE / 3); /* charge them up now and then */
+        for (int i = 0; i < 16; i++) {
+            /* charge them up (half of them negative), some now and then, the
+             * others only at the start so slow leaks reach the subnormals too */
+            if (b < 2 || (i < 4 && b % 9 == 0))
+                stim_add(st, decay[i], (i & 1) ? -NPU_Q_ONE / 3 : NPU_Q_ONE / 3);
             stim_add(st, decay[i], 1);
             stim_add(st, decay[i], -1);
+            if (i >= 12 && below(2))
+                stim_add(st, decay[i], 0); /* a zero-sum candidate by one stimulus */
         }
     }
     st->off[bursts] = (uint32_t)st->n;
@@ -352,6 +389,7 @@ int main(int argc, char **argv)
         struct npu_backend_cfg cfg = { .device_index = NPU_DEVICE_ANY, .validation = !getenv("NPUSIM_NO_VALIDATION"),
                                        .batch = combos[c].batch };
         setenv("NPUSIM_VK_DENSE", combos[c].dense, 1);
+        setenv("NPUSIM_VK_EMULATE_FTZ", combos[c].ftz, 1);
         int rc = npu_backend_vulkan.create(&cfg, &vk[c], &err);
         if (rc == NPU_E_BACKEND) {
             printf("SKIP: %s\n", err.msg);
@@ -366,13 +404,13 @@ int main(int argc, char **argv)
            PRIu64 " bursts\n", vk[0]->device, seed, iterations, bursts);
 
     int status = 0;
-    uint64_t fires = 0, subnormals = 0;
+    uint64_t fires = 0, subnormals = 0, subnormal_fires = 0;
     for (uint64_t it = 0; it < iterations && !status; it++) {
         uint64_t s = seed + it;
         rng = s;
         struct npu_net *net = random_net();
         struct stimuli st;
-        random_stimuli(&st, net->n_neurons, (uint32_t)bursts);
+        random_stimuli(&st, net, (uint32_t)bursts);
         const int64_t powers[] = { 0, NPU_Q_ONE, NPU_Q_ONE * 3 / 10, -NPU_Q_ONE };
         struct npu_run_params params = { .power_q = powers[below(4)] };
 
@@ -388,6 +426,9 @@ int main(int argc, char **argv)
             status = 1;
         }
         fires += ref.n;
+        for (size_t k = 0; k < ref.n; k++)
+            if ((ref.mp[k] & 0x7f800000u) == 0 && (ref.mp[k] & 0x7fffffu) != 0)
+                subnormal_fires++;
         for (uint32_t i = 0; i < ref.st.n; i++)
             if (ref.st.mp[i] != 0.0f && fabsf(ref.st.mp[i]) < 0x1p-126f)
                 subnormals++;
@@ -396,8 +437,9 @@ int main(int argc, char **argv)
                    "%zu fires\n", s, net->n_areas, net->n_neurons, net->n_synapses, st.n, ref.n);
         for (size_t c = 0; c < N_COMBOS && !status; c++) {
             char what[96];
-            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s", combos[c].batch,
-                     combos[c].batch ? "" : " (auto)", combos[c].dense);
+            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s%s", combos[c].batch,
+                     combos[c].batch ? "" : " (auto)", combos[c].dense,
+                     strcmp(combos[c].ftz, "1") == 0 ? " flushing emulated" : "");
             struct result got;
             rc = vk[c]->ops->upload(vk[c], net, &params, &err);
             if (!rc)
@@ -423,6 +465,7 @@ int main(int argc, char **argv)
         npu_backend_destroy(vk[c]);
     if (!status)
         printf("ok: identical fire queues and state (%" PRIu64 " fires compared per backend, "
-               "%" PRIu64 " subnormal mp in the final states)\n", fires, subnormals);
+               "%" PRIu64 " of them at a subnormal mp, %" PRIu64 " subnormal mp in the final "
+               "states)\n", fires, subnormal_fires, subnormals);
     return status;
 }

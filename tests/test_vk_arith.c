@@ -1,7 +1,12 @@
 /* The exact arithmetic of SEMANTICS.md on the Vulkan device, against
- * src/fixed.h: int64 -> float rounding (ties included), the pcg draw, the
- * mp-driven psp rounding, the integer contribution, and float + and * (with
- * subnormals, whose handling is reported).  Exit 77 (skip) without a device. */
+ * src/fixed.h and the host's IEEE binary32: int64 -> float rounding (ties
+ * included), the pcg draw, the excitability decision, the mp-driven psp
+ * rounding, the integer contribution, and the exact float add, multiply and
+ * compares of common.glsl (the functions the dynamics kernel calls, their
+ * integer paths forced, and their fast/slow choice under emulated flushing)
+ * over subnormal edge cases and millions of random pairs.  The hardware's own
+ * float + and * on subnormals are only reported.  Exit 77 (skip) without a
+ * device. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +19,8 @@
 
 #define SKIP 77
 #define N_RANDOM 20000
+#define N_EXACT_RANDOM (4u << 20) /* random pairs for the exact add / mul / compares */
+#define EXACT_CHUNK (1u << 20)
 
 static unsigned failures;
 
@@ -153,7 +160,9 @@ static int test_psp(struct npu_backend *be)
 {
     const float fixed[] = { -1.0f, 0.0f, -0.0f, 0.49999997f, 0.5f, 1.5f, 2.5f, 2.4999998f,
                             254.5f, 254.49998f, 255.0f, 255.5f, 1e9f, 1e-40f, -1e-40f,
-                            0x1p-149f, 3.75f, 127.5f };
+                            0x1p-149f, 3.75f, 127.5f, 0x1p-126f, 0x1.fffffcp-127f,
+                            -0x1p-149f, 0x1.fffffep-2f, 0.5f, 0x1.000002p-1f,
+                            0x1.fffffep+7f, 254.99998f, 0x1p-24f, 1.0f, 0x1.000002p+0f };
     uint32_t nf = sizeof(fixed) / sizeof(fixed[0]);
     uint32_t n = nf + N_RANDOM;
     uint32_t *in = calloc(n, sizeof(*in));
@@ -197,9 +206,10 @@ static int test_contribution(struct npu_backend *be)
     return rc;
 }
 
-/* Float add and multiply, one rounding each.  Normal results must match on
- * every device; subnormal ones must match when the device preserves
- * denormals, and are reported otherwise. */
+/* The hardware's own float add and multiply, one rounding each.  Normal
+ * results must match on every device; subnormal ones must match when the
+ * device preserves denormals, and are reported otherwise (the kernels do not
+ * depend on them: test_exact). */
 static int test_float_ops(struct npu_backend *be, bool preserve)
 {
     const float sub[][2] = {
@@ -245,8 +255,201 @@ static int test_float_ops(struct npu_backend *be, bool preserve)
               out[2 * i + 1], fbits(m));
     }
     if (!rc && !preserve)
-        printf("device without DenormPreserve: %u of %u subnormal cases differ from the host\n",
-               flushed, ns);
+        printf("hardware float ops without DenormPreserve: %u of %u subnormal cases differ from "
+               "the host (the kernels use the exact functions instead)\n", flushed, ns);
+    free(in);
+    free(out);
+    return rc;
+}
+
+/* ---- exact float add, multiply and compares (common.glsl f32_*) ---- */
+
+/* Magnitudes (bit patterns) around every boundary that flushing or the
+ * subnormal rounding can move: the smallest and largest subnormals, FLT_MIN
+ * and its neighbours, halves and ties at subnormal precision, factors whose
+ * products land at 2^-150 / 2^-149 / just under 2^-126, and large values for
+ * overflow.  Every signed pair of them is tested. */
+static const uint32_t edge_mag[] = {
+    0x00000000, 0x00000001, 0x00000002, 0x00000003, 0x00000005, 0x003fffff, 0x00400000,
+    0x00400001, 0x007ffffd, 0x007ffffe, 0x007fffff, 0x00800000, 0x00800001, 0x00800002,
+    0x00bfffff, 0x00c00000, 0x00ffffff, 0x01000000, 0x01000001, 0x01800000,
+    0x33800000 /* 2^-24 */, 0x33000000 /* 2^-25 */, 0x34000000 /* 2^-23 */,
+    0x3effffff, 0x3f000000 /* 0.5 */, 0x3f000001, 0x3f3fffff, 0x3f400000 /* 0.75 */,
+    0x3f7fbe77 /* 0.999 */, 0x3f7fffff /* 1 - 2^-24 */, 0x3f800000 /* 1 */, 0x3f800001,
+    0x3fc00000 /* 1.5 */, 0x40000000 /* 2 */, 0x40400000 /* 3 */,
+    0x1a000000 /* 2^-75 */, 0x1a000001, 0x1a3504f3 /* ~2^-74.5 */, 0x1a800000 /* 2^-74 */,
+    0x19800000 /* 2^-76 */, 0x0d800000 /* 2^-100 */, 0x32800000 /* 2^-26 */,
+    0x26800000 /* 2^-50 */, 0x2f800000 /* 2^-32 */, 0x4b000000 /* 2^23 */,
+    0x4b800000 /* 2^24 */, 0x5f800000 /* 2^64 */, 0x7effffff, 0x7f000000 /* 2^127 */,
+    0x7f7ffffe, 0x7f7fffff /* FLT_MAX */, 0x437f0000 /* 255 */, 0x3dcccccd /* 0.1 */,
+};
+#define N_EDGE_MAG (sizeof(edge_mag) / sizeof(edge_mag[0]))
+
+static uint32_t rnd_exp_frac(uint32_t exp_lo, uint32_t exp_hi)
+{
+    uint32_t e = exp_lo + (uint32_t)(rnd() % (exp_hi - exp_lo + 1));
+    uint32_t frac = (uint32_t)rnd() & 0x7fffff;
+    switch (rnd() % 4) {
+    case 0: frac &= 0x7c0000; break;               /* few significant bits: ties */
+    case 1: frac = (uint32_t)(rnd() % 8); break;   /* tiny integers when subnormal */
+    default: break;
+    }
+    return e << 23 | frac;
+}
+
+/* A random pair biased toward tiny exponents, subnormal results of add and
+ * multiply, cancellation and ties; never infinite or NaN inputs. */
+static void rnd_pair(uint32_t *a, uint32_t *b)
+{
+    uint32_t x, y;
+    switch (rnd() % 8) {
+    case 0: case 1: /* both tiny: subnormal sums and differences */
+        x = rnd_exp_frac(0, 3);
+        y = rnd_exp_frac(0, 26);
+        break;
+    case 2: case 3: { /* products near and below 2^-126: ea + eb in [98, 134] */
+        uint32_t s = 98 + (uint32_t)(rnd() % 37);
+        uint32_t ea = (uint32_t)(rnd() % (s + 1));
+        if (ea > 254)
+            ea = 254;
+        uint32_t eb = s - ea > 254 ? 254 : s - ea;
+        x = rnd_exp_frac(ea, ea);
+        y = rnd_exp_frac(eb, eb);
+        break;
+    }
+    case 4: /* near cancellation: b = -a plus a few ulps */
+        x = rnd_exp_frac(0, rnd() % 2 ? 30 : 254);
+        y = x + (uint32_t)(rnd() % 7) - 3;
+        if ((y & 0x7f800000) == 0x7f800000 || (y & 0x80000000) != (x & 0x80000000))
+            y = x;
+        y ^= 0x80000000;
+        break;
+    case 5: /* a subnormal against anything smallish: alignment, sticky bits */
+        x = rnd_exp_frac(0, 0);
+        y = rnd_exp_frac(0, 70);
+        break;
+    case 6: /* a subnormal times a factor around 1 (mp * keep) */
+        x = rnd_exp_frac(0, 0);
+        y = rnd_exp_frac(100, 140);
+        break;
+    default: /* anything finite */
+        x = rnd_exp_frac(0, 254);
+        y = rnd_exp_frac(0, 254);
+        break;
+    }
+    if (rnd() & 1)
+        x ^= 0x80000000;
+    if (rnd() & 1)
+        y ^= 0x80000000;
+    if (rnd() & 1) {
+        *a = x;
+        *b = y;
+    } else {
+        *a = y;
+        *b = x;
+    }
+}
+
+static const char *const exact_what[] = {
+    "f32_add", "f32_mul", "f32_add_exact", "f32_mul_exact", "f32_add_sel (flushing)",
+    "f32_mul_sel (flushing)", "compare mask",
+};
+
+static int test_exact(struct npu_backend *be)
+{
+    const uint32_t nedge = 2 * N_EDGE_MAG;
+    const uint32_t n_pairs_edge = nedge * nedge;
+    const uint32_t total = n_pairs_edge + N_EXACT_RANDOM;
+    const uint32_t W = NPU_TEST_EXACT_WORDS;
+    uint32_t *in = calloc(2 * (size_t)EXACT_CHUNK, sizeof(*in));
+    uint32_t *out = calloc((size_t)W * EXACT_CHUNK, sizeof(*out));
+    unsigned long bad[NPU_TEST_EXACT_WORDS] = { 0 };
+    unsigned long subnormal_results = 0, zero_results = 0;
+    int rc = 0;
+    for (uint32_t done = 0; !rc && done < total;) {
+        uint32_t n = total - done < EXACT_CHUNK ? total - done : EXACT_CHUNK;
+        for (uint32_t k = 0; k < n; k++) {
+            uint32_t idx = done + k;
+            if (idx < n_pairs_edge) {
+                uint32_t i = idx / nedge, j = idx % nedge;
+                in[2 * k] = edge_mag[i / 2] | (i & 1u) << 31;
+                in[2 * k + 1] = edge_mag[j / 2] | (j & 1u) << 31;
+            } else {
+                rnd_pair(&in[2 * k], &in[2 * k + 1]);
+            }
+        }
+        rc = run(be, NPU_TEST_EXACT, n, in, 2 * n, out, W * n);
+        for (uint32_t k = 0; !rc && k < n; k++) {
+            float a = bitsf(in[2 * k]), b = bitsf(in[2 * k + 1]);
+            uint32_t s = fbits(a + b), m = fbits(a * b);
+            uint32_t cmp = (uint32_t)(a < b) | (uint32_t)(a <= b) << 1 |
+                           (uint32_t)(a > b) << 2 | (uint32_t)(a >= b) << 3;
+            const uint32_t want[NPU_TEST_EXACT_WORDS] = { s, m, s, m, s, m, cmp };
+            for (uint32_t w = 0; w < W; w++) {
+                if (out[W * k + w] == want[w])
+                    continue;
+                bad[w]++;
+                CHECK(0, "%s(%a [%08x], %a [%08x]): device %08x, host %08x", exact_what[w],
+                      (double)a, in[2 * k], (double)b, in[2 * k + 1], out[W * k + w], want[w]);
+            }
+            subnormal_results += ((s & 0x7f800000) == 0 && (s & 0x7fffff)) +
+                                 ((m & 0x7f800000) == 0 && (m & 0x7fffff));
+            zero_results += ((s & 0x7fffffff) == 0) + ((m & 0x7fffffff) == 0);
+        }
+        done += n;
+    }
+    if (!rc) {
+        printf("exact float ops: %u pairs (%u signed edge pairs, %u random), %lu subnormal and "
+               "%lu zero results; mismatches:", total, n_pairs_edge, N_EXACT_RANDOM,
+               subnormal_results, zero_results);
+        for (uint32_t w = 0; w < W; w++)
+            printf(" %s %lu%s", exact_what[w], bad[w], w + 1 < W ? "," : "\n");
+    }
+    free(in);
+    free(out);
+    return rc;
+}
+
+/* fx_fires against npu_fx_fires, subnormal and boundary excitabilities
+ * included, with the one draw whose hash is 0 (u = 0 < any positive
+ * excitability, subnormal or not). */
+static int test_fires(struct npu_backend *be)
+{
+    const uint32_t exc[] = {
+        0x00000000, 0x80000000, 0x00000001, 0x80000001, 0x007fffff, 0x00800000, 0x2f800000,
+        0x2f7fffff, 0x2f800001, 0x3e99999a /* 0.3 */, 0x3f7fbe76, 0x3f7fbe77 /* 0.999 */,
+        0x3f7fbe78, 0x3f800000, 0xbf800000, 0x3f000000, 0x30000000,
+    };
+    const uint32_t ne = sizeof(exc) / sizeof(exc[0]);
+    /* pcg(449710063) == 0; i for burst 1 with i * 2654435761 + 1597334677 == that */
+    const uint32_t zero_x = 449710063u, inv = 244002641u; /* inv * 2654435761 == 1 mod 2^32 */
+    const uint32_t zero_i = (zero_x - 1597334677u) * inv;
+    if (npu_fx_pcg(zero_i * 2654435761u + 1u * 1597334677u) != 0) {
+        fprintf(stderr, "test_fires: the zero-hash draw is wrong\n");
+        return 1;
+    }
+    uint32_t n = 2 * ne + N_RANDOM;
+    uint32_t *in = calloc(3 * (size_t)n, sizeof(*in));
+    uint32_t *out = calloc(n, sizeof(*out));
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t *w = in + 3 * k;
+        if (k < 2 * ne) {
+            w[0] = exc[k % ne];
+            w[1] = k < ne ? zero_i : (uint32_t)rnd();
+            w[2] = k < ne ? 1u : (uint32_t)rnd();
+        } else {
+            w[0] = rnd() & 1 ? exc[rnd() % ne] : fbits((float)(rnd() >> 40) * 0x1p-24f);
+            w[1] = (uint32_t)rnd();
+            w[2] = (uint32_t)rnd();
+        }
+    }
+    int rc = run(be, NPU_TEST_FIRES, n, in, 3 * n, out, n);
+    for (uint32_t k = 0; !rc && k < n; k++) {
+        const uint32_t *w = in + 3 * k;
+        uint32_t want = (uint32_t)npu_fx_fires(bitsf(w[0]), w[1], w[2]);
+        CHECK(out[k] == want, "fires(exc %a [%08x], i %u, b %u): device %u, host %u",
+              (double)bitsf(w[0]), w[0], w[1], w[2], out[k], want);
+    }
     free(in);
     free(out);
     return rc;
@@ -280,6 +483,10 @@ int main(void)
         rc = test_contribution(be);
     if (!rc)
         rc = test_float_ops(be, preserve);
+    if (!rc)
+        rc = test_fires(be);
+    if (!rc)
+        rc = test_exact(be);
     npu_backend_destroy(be);
     if (rc || failures) {
         fprintf(stderr, "FAIL: %u mismatches\n", failures);

@@ -104,6 +104,7 @@ struct npu_vk_ctx {
     VkPhysicalDeviceMemoryProperties mem;
     uint64_t max_alloc;         /* maxMemoryAllocationSize */
     bool denorm_preserve;       /* shaderDenormPreserveFloat32: use the preserving shaders */
+    bool emulate_ftz;           /* NPUSIM_VK_EMULATE_FTZ=1: the flush-emulating shaders (tests) */
 
     /* Validation messages, recorded by the debug-utils callback. */
     unsigned n_messages;

@@ -36,7 +36,7 @@ int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, struct n
     };
     VK_CHECK(ctx->vk.CreatePipelineLayout(ctx->device, &linfo, NULL, &p->layout));
 
-    int variant = ctx->denorm_preserve ? 1 : 0;
+    int variant = ctx->emulate_ftz ? 2 : ctx->denorm_preserve ? 1 : 0;
     for (int k = 0; k < NPU_K_COUNT; k++) {
         const VkShaderModuleCreateInfo minfo = {
             .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,

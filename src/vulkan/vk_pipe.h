@@ -22,8 +22,8 @@ enum npu_vk_kernel {
 
 struct npu_vk_spirv {
     const char *name;
-    const uint32_t *code[2];    /* [0] plain, [1] with DenormPreserve 32 */
-    size_t size[2];             /* bytes */
+    const uint32_t *code[3];    /* [0] plain, [1] with DenormPreserve 32, [2] emulated flushing */
+    size_t size[3];             /* bytes */
 };
 
 /* The embedded SPIR-V, indexed by enum npu_vk_kernel (vk_shaders.c). */
@@ -36,7 +36,8 @@ struct npu_vk_pipes {
 };
 
 /* Builds every pipeline, with the DenormPreserve variants when
- * ctx->denorm_preserve.  On failure the caller still calls destroy. */
+ * ctx->denorm_preserve, or the flush-emulating ones when ctx->emulate_ftz.
+ * On failure the caller still calls destroy. */
 int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, struct npu_err *err);
 void npu_vk_pipes_destroy(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p);
 

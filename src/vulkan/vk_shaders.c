@@ -10,12 +10,20 @@ static const uint32_t spv_reset_1[] =
 #include "reset.1.spv.h"
 ;
 
+static const uint32_t spv_reset_2[] =
+#include "reset.2.spv.h"
+;
+
 static const uint32_t spv_inject_0[] =
 #include "inject.0.spv.h"
 ;
 
 static const uint32_t spv_inject_1[] =
 #include "inject.1.spv.h"
+;
+
+static const uint32_t spv_inject_2[] =
+#include "inject.2.spv.h"
 ;
 
 static const uint32_t spv_power_0[] =
@@ -26,12 +34,20 @@ static const uint32_t spv_power_1[] =
 #include "power.1.spv.h"
 ;
 
+static const uint32_t spv_power_2[] =
+#include "power.2.spv.h"
+;
+
 static const uint32_t spv_prop_sparse_0[] =
 #include "prop_sparse.0.spv.h"
 ;
 
 static const uint32_t spv_prop_sparse_1[] =
 #include "prop_sparse.1.spv.h"
+;
+
+static const uint32_t spv_prop_sparse_2[] =
+#include "prop_sparse.2.spv.h"
 ;
 
 static const uint32_t spv_prop_dense_0[] =
@@ -42,12 +58,20 @@ static const uint32_t spv_prop_dense_1[] =
 #include "prop_dense.1.spv.h"
 ;
 
+static const uint32_t spv_prop_dense_2[] =
+#include "prop_dense.2.spv.h"
+;
+
 static const uint32_t spv_dyn_sparse_0[] =
 #include "dyn_sparse.0.spv.h"
 ;
 
 static const uint32_t spv_dyn_sparse_1[] =
 #include "dyn_sparse.1.spv.h"
+;
+
+static const uint32_t spv_dyn_sparse_2[] =
+#include "dyn_sparse.2.spv.h"
 ;
 
 static const uint32_t spv_dyn_dense_0[] =
@@ -58,12 +82,20 @@ static const uint32_t spv_dyn_dense_1[] =
 #include "dyn_dense.1.spv.h"
 ;
 
+static const uint32_t spv_dyn_dense_2[] =
+#include "dyn_dense.2.spv.h"
+;
+
 static const uint32_t spv_setup_0[] =
 #include "setup.0.spv.h"
 ;
 
 static const uint32_t spv_setup_1[] =
 #include "setup.1.spv.h"
+;
+
+static const uint32_t spv_setup_2[] =
+#include "setup.2.spv.h"
 ;
 
 static const uint32_t spv_compact_0[] =
@@ -74,6 +106,10 @@ static const uint32_t spv_compact_1[] =
 #include "compact.1.spv.h"
 ;
 
+static const uint32_t spv_compact_2[] =
+#include "compact.2.spv.h"
+;
+
 static const uint32_t spv_test_arith_0[] =
 #include "test_arith.0.spv.h"
 ;
@@ -82,8 +118,12 @@ static const uint32_t spv_test_arith_1[] =
 #include "test_arith.1.spv.h"
 ;
 
-#define K(name) { #name, { spv_##name##_0, spv_##name##_1 }, \
-                 { sizeof(spv_##name##_0), sizeof(spv_##name##_1) } }
+static const uint32_t spv_test_arith_2[] =
+#include "test_arith.2.spv.h"
+;
+
+#define K(name) { #name, { spv_##name##_0, spv_##name##_1, spv_##name##_2 }, \
+                 { sizeof(spv_##name##_0), sizeof(spv_##name##_1), sizeof(spv_##name##_2) } }
 
 const struct npu_vk_spirv npu_vk_spirv[NPU_K_COUNT] = {
     [NPU_K_RESET] = K(reset),
