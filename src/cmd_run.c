@@ -214,6 +214,13 @@ static void print_json(const struct run_opts *o, const struct npu_scenario *scn,
     npu_jsonw_key(&j, "bursts_per_second"); npu_jsonw_f64(&j, st->wall_s > 0 ? st->bursts / st->wall_s : 0.0);
     npu_jsonw_key(&j, "events_per_second");
     npu_jsonw_f64(&j, st->wall_s > 0 ? (double)st->syn_events / st->wall_s : 0.0);
+    npu_jsonw_key(&j, "host_seconds");
+    npu_jsonw_obj_begin(&j);
+    npu_jsonw_key(&j, "stimuli"); npu_jsonw_f64(&j, st->inject_s);
+    npu_jsonw_key(&j, "submit"); npu_jsonw_f64(&j, st->submit_s);
+    npu_jsonw_key(&j, "collect"); npu_jsonw_f64(&j, st->collect_s);
+    npu_jsonw_key(&j, "trace"); npu_jsonw_f64(&j, st->trace_s);
+    npu_jsonw_obj_end(&j);
     npu_jsonw_key(&j, "areas");
     npu_jsonw_arr_begin(&j);
     for (uint32_t a = 0; a < net->n_areas; a++) {

@@ -50,9 +50,13 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
         /* Keep the backend busy: submit ahead before writing what is back. */
         while (!rc && !stopping && next <= scn->bursts && in_flight < NPU_BACKEND_MAX_IN_FLIGHT) {
             uint32_t count = scn->bursts - next + 1 < batch ? scn->bursts - next + 1 : batch;
+            double t = npu_clock_now();
             rc = npu_inject_build(scn, net, next, count, &inj, err);
+            double t2 = npu_clock_now();
+            st->inject_s += t2 - t;
             if (!rc)
                 rc = be->ops->submit(be, &inj.view, err);
+            st->submit_s += npu_clock_now() - t2;
             if (!rc) {
                 next += count;
                 in_flight++;
@@ -61,11 +65,15 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
         if (rc || in_flight == 0)
             break;
         struct npu_fires f;
+        double t = npu_clock_now();
         rc = be->ops->collect(be, &f, err);
+        double t2 = npu_clock_now();
+        st->collect_s += t2 - t;
         if (rc)
             break;
         in_flight--;
         rc = consume(net, scn, &f, opts, st, err);
+        st->trace_s += npu_clock_now() - t2;
         if (opts->progress)
             opts->progress(opts->progress_ctx, st->bursts, scn->bursts, npu_clock_now() - t0);
         if (opts->stop && *opts->stop)

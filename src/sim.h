@@ -18,6 +18,11 @@ struct npu_sim_stats {
     uint64_t fires;
     uint64_t syn_events;      /* synapses of fired neurons that were propagated */
     double wall_s;            /* the burst loop only, not loading */
+    /* Where the host's time went, inside wall_s: building stimuli, submit()
+     * (uploads, recording), collect() (waiting for the device, sorting), and
+     * writing the trace.  A device backend is host-bound when these add up
+     * to wall_s. */
+    double inject_s, submit_s, collect_s, trace_s;
 };
 
 typedef void (*npu_sim_progress_fn)(void *ctx, uint32_t done, uint32_t total, double elapsed_s);
