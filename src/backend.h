@@ -42,14 +42,32 @@ struct npu_run_params {
     int64_t power_q;         /* Q16 amount added to every power neuron each burst; 0 = off */
 };
 
-/* Host-expanded sensory input of one batch.  Burst first_burst+j injects
- * q[k] into neuron id[k] for k in [off[j], off[j+1]).  Only read during submit. */
+/* A stimulus over a contiguous id range that the backend expands itself,
+ * so `neurons = all` and `random P` over a large area cost the host nothing
+ * per neuron and can be generated on a device: neuron i of
+ * [first, first+count) gets q when `all`, or when
+ * npu_fx_pick_hash(key, i) < threshold (see src/fixed.h). */
+struct npu_inject_range {
+    uint32_t first, count;
+    uint32_t key;            /* stream of this (scenario seed, stimulus, burst) */
+    uint32_t threshold;      /* pick probability * 2^32 */
+    uint32_t all;            /* 1: every neuron, threshold unused */
+    uint32_t pad_;
+    int64_t q;
+};
+
+/* Sensory input of one batch.  Burst first_burst+j injects q[k] into
+ * neuron id[k] for k in [off[j], off[j+1]) (explicit neurons: lists and
+ * boxes), and the ranges [range_off[j], range_off[j+1]).  Only read during
+ * submit. */
 struct npu_inject {
     uint32_t first_burst;    /* bursts are numbered from 1 */
     uint32_t count;
     const uint32_t *off;     /* [count + 1] */
     const uint32_t *id;
     const int64_t *q;
+    const uint32_t *range_off;                 /* [count + 1], or NULL: no ranges */
+    const struct npu_inject_range *ranges;
 };
 
 /* Fire queues of one batch, as collect() returns them.  Within each burst ids

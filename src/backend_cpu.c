@@ -131,7 +131,7 @@ static int dynamics(struct cpu_backend *c, uint32_t i, float cand, float *fire_m
 }
 
 static void run_burst(struct cpu_backend *c, const uint32_t *inj_id, const int64_t *inj_q,
-                      uint32_t n_inj)
+                      uint32_t n_inj, const struct npu_inject_range *ranges, uint32_t n_ranges)
 {
     const struct npu_net *net = c->net;
     c->burst++;
@@ -147,6 +147,12 @@ static void run_burst(struct cpu_backend *c, const uint32_t *inj_id, const int64
     /* 3. sensory */
     for (uint32_t k = 0; k < n_inj; k++)
         fcl_add(c, inj_id[k], inj_q[k]);
+    for (uint32_t g = 0; g < n_ranges; g++) {
+        const struct npu_inject_range *r = &ranges[g];
+        for (uint32_t i = r->first; i < r->first + r->count; i++)
+            if (r->all || npu_fx_pick_hash(r->key, i) < r->threshold)
+                fcl_add(c, i, r->q);
+    }
 
     /* 4. power */
     if (c->power_q != 0)
@@ -223,7 +229,9 @@ static int cpu_submit(struct npu_backend *be, const struct npu_inject *in, struc
     s->n = 0;
     for (uint32_t j = 0; j < in->count; j++) {
         uint32_t lo = in->off[j], hi = in->off[j + 1];
-        run_burst(c, in->id + lo, in->q + lo, hi - lo);
+        uint32_t glo = in->range_off ? in->range_off[j] : 0;
+        uint32_t ghi = in->range_off ? in->range_off[j + 1] : 0;
+        run_burst(c, in->id + lo, in->q + lo, hi - lo, in->ranges + glo, ghi - glo);
         rc = slot_reserve(s, in->count, s->n + c->n_prev_fires, err);
         if (rc)
             return rc;

@@ -67,6 +67,20 @@ static inline float npu_fx_uniform(uint32_t i, uint32_t b)
     return (float)h * 0x1p-32f;
 }
 
+/* The hash a random stimulus compares with its threshold for neuron i;
+ * key already mixes the scenario seed, the stimulus and the burst. */
+static inline uint32_t npu_fx_pick_hash(uint32_t key, uint32_t i)
+{
+    return npu_fx_pcg(npu_fx_pcg(i) ^ key);
+}
+
+/* round(p * 2^32) for a pick probability 0 <= p < 1 (p >= 1 is `all`). */
+static inline uint32_t npu_fx_pick_threshold(double p)
+{
+    double t = nearbyint(p * 4294967296.0);
+    return t >= 4294967295.0 ? UINT32_MAX : (uint32_t)t;
+}
+
 static inline int npu_fx_fires(float excitability, uint32_t i, uint32_t b)
 {
     if (excitability >= 0.999f)

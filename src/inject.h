@@ -1,7 +1,8 @@
-/* npu_inject: expands a scenario's stimuli into the per-burst (neuron, Q16)
- * lists a backend injects (struct npu_inject).  Cost follows the stimulated
- * neurons, not the network: `random P` draws geometric gaps between picked
- * neurons instead of a coin per neuron. */
+/* npu_inject: turns a scenario's stimuli into the per-burst input of a
+ * backend (struct npu_inject).  Explicit neurons (lists, boxes) become
+ * (neuron, Q16) entries; whole areas and `random P` become range
+ * descriptors that the backend expands, so the host's cost per burst
+ * follows the number of stimuli, not the neurons they touch. */
 #ifndef NPU_INJECT_H
 #define NPU_INJECT_H
 
@@ -17,12 +18,21 @@ struct npu_inject_buf {
     uint32_t *off;
     uint32_t *id;
     int64_t *q;
-    size_t cap_bursts, cap;
+    uint32_t *range_off;
+    struct npu_inject_range *ranges;
+    size_t cap_bursts, cap, cap_ranges;
 };
 
 /* Fills buf with bursts first..first+count-1. */
 int npu_inject_build(const struct npu_scenario *scn, const struct npu_net *net, uint32_t first,
                      uint32_t count, struct npu_inject_buf *buf, struct npu_err *err);
+
+/* Expands in's ranges into explicit entries: out->view holds the same input
+ * with no ranges (for backends that take explicit lists only). */
+int npu_inject_flatten(const struct npu_inject *in, struct npu_inject_buf *out, struct npu_err *err);
+
+/* The stream key of stimulus `stim` of a scenario with `seed` in burst b. */
+uint32_t npu_inject_key(uint64_t seed, uint32_t stim, uint32_t burst);
 
 void npu_inject_buf_free(struct npu_inject_buf *buf);
 

@@ -6,6 +6,8 @@
  * before and reads the fire lists after.  docs/vulkan.md has the picture. */
 #include "vk_backend.h"
 
+#include "inject.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +44,7 @@ struct vk_slot {
 struct vk_backend {
     struct npu_backend base;
     struct npu_vk_ctx ctx;
+    struct npu_inject_buf flat;    /* range stimuli expanded on the host */
     struct npu_vk_pipes pipes;
     VkDescriptorPool dpool;
     struct npu_vk_buf buf[N_DEVICE_BUFFERS];
@@ -97,6 +100,7 @@ static void vk_destroy(struct npu_backend *be_)
     free(be->c_id);
     free(be->c_mp);
     free(be->c_key);
+    npu_inject_buf_free(&be->flat);
     free(be);
 }
 
@@ -619,6 +623,14 @@ static int vk_submit(struct npu_backend *be_, const struct npu_inject *in, struc
                            in->first_burst, be->next_burst);
     struct vk_slot *sl = &be->slot[(be->head + be->in_flight) % N_SLOTS];
 
+    /* Range stimuli (whole areas, random P) are expanded on the host for
+     * now; the kernel takes explicit (id, q) entries only. */
+    if (in->range_off && in->range_off[in->count] > in->range_off[0]) {
+        rc = npu_inject_flatten(in, &be->flat, err);
+        if (rc)
+            return rc;
+        in = &be->flat.view;
+    }
     uint64_t n_stim = in->off[in->count] - in->off[0];
     rc = ensure_host(be, sl, &sl->inject, 3 * n_stim, err);
     if (rc)

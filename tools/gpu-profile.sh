@@ -1,0 +1,30 @@
+#!/bin/sh
+# Where a Vulkan run's time goes, on the device machine: bursts/s and the
+# host's share (stimuli, submit, collect = wait + sort, trace) for a few
+# sizes and batch settings.  Prints one table.
+set -u
+cd "$(dirname "$0")/.."
+export NPUSIM_NO_VALIDATION=1
+if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
+[ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+N=build/src/npusim
+printf '%-22s %-8s %6s %9s %10s %8s %8s %8s %8s\n' case backend bursts "burst/s" "events/s" stimuli submit collect trace
+one() {  # label backend args...
+    label=$1; b=$2; shift 2
+    $N run scenarios/large.ini --backend=$b --json --quiet --force "$@" >/tmp/p.json 2>/tmp/p.err ||
+        { echo "$label $b failed: $(cat /tmp/p.err)"; return; }
+    python3 - "$label" "$b" <<'PY'
+import json, sys
+j = json.load(open("/tmp/p.json")); h = j["host_seconds"]; w = j["wall_seconds"]
+print(f"{sys.argv[1]:22} {sys.argv[2]:8} {j['bursts']:6} {j['bursts_per_second']:9.1f} {j['events_per_second']:10.3e} "
+      + " ".join(f"{h[k]/w*100:7.1f}%" for k in ("stimuli", "submit", "collect", "trace")))
+PY
+}
+one "1M no trace" vulkan --no-trace --bursts=300
+one "1M no trace batch 1" vulkan --no-trace --bursts=300 --batch=1
+one "1M trace" vulkan --out=/tmp/p.trace --bursts=300
+one "1M no stimulus" vulkan --no-trace --bursts=300 --set "stimulus drive.bursts=1"
+one "100k no trace" vulkan --no-trace --bursts=1000 --set "network.area cortex.size=100x100x10"
+one "10k no trace" vulkan --no-trace --bursts=3000 --set "network.area cortex.size=100x10x10"
+one "1M cpu no trace" cpu --no-trace --bursts=50
