@@ -11,6 +11,7 @@
 #include "cmd.h"
 #include "jsonw.h"
 #include "netload.h"
+#include "value.h"
 
 #define MAX_SETS 256
 
@@ -68,10 +69,12 @@ int cmd_network(int argc, char **argv)
         { "export", required_argument, NULL, 'e' },
         { "json", no_argument, NULL, 'j' },
         { "set", required_argument, NULL, 's' },
+        { "max-memory", required_argument, NULL, 'm' },
         { NULL, 0, NULL, 0 },
     };
     const char *export_dir = NULL;
     bool json = false;
+    uint64_t max_memory = 0;
     struct npu_override ov[MAX_SETS];
     char ovbuf[MAX_SETS][1024];
     size_t n_ov = 0;
@@ -83,6 +86,12 @@ int cmd_network(int argc, char **argv)
         switch (c) {
         case 'e': export_dir = optarg; break;
         case 'j': json = true; break;
+        case 'm': {
+            char why[NPU_WHY_MAX];
+            if (npu_value_bytes(optarg, &max_memory, why))
+                return npu_cmd_usage_error("network", "--max-memory: %s", why);
+            break;
+        }
         case 's': {
             if (n_ov == MAX_SETS)
                 return npu_cmd_usage_error("network", "more than %d --set options", MAX_SETS);
@@ -101,7 +110,7 @@ int cmd_network(int argc, char **argv)
     if (optind != argc - 1)
         return npu_cmd_usage_error("network", "expected one NETWORK.ini");
 
-    struct npu_netload_opts lo = { .overrides = ov, .n_overrides = n_ov };
+    struct npu_netload_opts lo = { .overrides = ov, .n_overrides = n_ov, .max_bytes = max_memory };
     struct npu_warnings warn = { 0 };
     struct npu_net *net;
     double t0 = npu_clock_now();

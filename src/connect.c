@@ -339,6 +339,11 @@ static int gen_file(const struct npu_net *net, const struct npu_conn_spec *sp,
             if (n >= NPU_MAX_SYNAPSES)
                 CSV_FAIL(NPU_E_RESOURCE, "more than %llu synapses", (unsigned long long)NPU_MAX_SYNAPSES);
             size_t c = cap ? cap * 2 : 4096;
+            /* A huge file fails here, with the numbers, rather than when the
+             * system runs out of memory. */
+            if (sp->max_bytes && (uint64_t)c * sizeof(*rows) > sp->max_bytes)
+                CSV_FAIL(NPU_E_RESOURCE, "more than %zu rows would exceed the memory limit (%llu bytes)",
+                         n, (unsigned long long)sp->max_bytes);
             struct row *r = realloc(rows, c * sizeof(*r));
             if (!r)
                 CSV_FAIL(NPU_E_RESOURCE, "out of memory after %zu synapses", n);

@@ -32,6 +32,7 @@ struct npu_conn_spec {
     uint8_t weight, psp;
     bool inhibitory;
     char *file;               /* file rule: resolved path (owned) */
+    uint64_t max_bytes;       /* file rule: memory the rows may take; 0 = no limit */
 };
 
 /* Synapses of one connection: sources first .. first+n_src-1, count[k]

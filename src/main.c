@@ -46,7 +46,8 @@ static const struct npu_cmd commands[] = {
     { "network", cmd_network, "build a network and describe it",
       "usage: npusim network NETWORK.ini [--export=DIR] [--json] [--set SECTION.KEY=VALUE]...\n"
       "\n"
-      "  --export=DIR  write DIR/neurons.csv and DIR/synapses.csv\n" },
+      "  --export=DIR       write DIR/neurons.csv and DIR/synapses.csv\n"
+      "  --max-memory=SIZE  refuse networks needing more host memory (e.g. 8G)\n" },
     { "devices", cmd_devices, "list Vulkan devices",
       "usage: npusim devices [--json]\n" },
 };

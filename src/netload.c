@@ -555,6 +555,10 @@ int npu_netload_ini(struct npu_ini *ini, const struct npu_netload_opts *opts, st
         rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
         goto fail;
     }
+    for (uint32_t c = 0; c < L.n_conns; c++) {
+        /* The file rule's rows (16 bytes each while sorting) share the limit. */
+        L.conns[c].max_bytes = max_bytes ? max_bytes / 2 : 0;
+    }
     for (uint32_t c = 0; c < L.n_conns; c++)
         if ((rc = npu_connect_generate(net, &L.conns[c], net->seed, c, &outs[c], err)))
             goto fail;

@@ -23,7 +23,8 @@ NPUSIM = os.path.abspath(sys.argv[1])
 SRC = os.path.abspath(sys.argv[2])
 BAD = os.path.join(SRC, "tests", "bad")
 MIN_CASES = 40
-VALID = {"ok_net.ini", "s_ok.ini"}  # valid files the --set cases start from
+VALID = {"ok_net.ini", "s_ok.ini"}
+AUX = ["rows_big.csv"]  # valid files the --set cases start from
 
 
 def generated(name, path):
@@ -32,6 +33,8 @@ def generated(name, path):
         data = "; n_long_line.ini\n[area a]\nthreshold = " + "1" * 70000 + "\nsize = 1x1x1\n"
     elif name == "n_long_comment.ini":
         data = "; n_long_comment.ini\n[area a]\n; " + "x" * 65600 + "\nsize = 1x1x1\n"
+    elif name == "rows_big.csv":
+        data = "source,target,weight,psp,type\n" + "0,1,1,1,1\n" * 70000
     elif name == "n_missing.ini":
         return  # the point is that it does not exist
     else:
@@ -127,6 +130,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="npu_bad.")
     work = os.path.join(tmp, "bad")
     shutil.copytree(BAD, work)
+    for aux in AUX:     # data files that cases refer to, too big for git
+        generated(aux, os.path.join(work, aux))
     cases = parse_cases(os.path.join(BAD, "cases.txt"))
     passed, failed = 0, []
 
