@@ -160,6 +160,25 @@ static char *default_trace_path(const char *scenario)
     return p;
 }
 
+/* Fails early, before a long network build, when the trace could not be
+ * written: it exists (without --force) or its directory is not writable.
+ * The writer checks again when it creates the file. */
+static int check_trace_path(const char *path, bool force, struct npu_err *err)
+{
+    if (!force && access(path, F_OK) == 0)
+        return npu_err_set(err, NPU_E_IO, "%s: file exists (use --force to overwrite, or --out=PATH)",
+                           path);
+    char dir[4096];
+    const char *slash = strrchr(path, '/');
+    if (slash)
+        snprintf(dir, sizeof(dir), "%.*s", (int)(slash == path ? 1 : slash - path), path);
+    else
+        snprintf(dir, sizeof(dir), ".");
+    if (access(dir, W_OK) != 0)
+        return npu_err_set(err, NPU_E_IO, "%s: cannot write in %s: %s", path, dir, strerror(errno));
+    return NPU_OK;
+}
+
 /* Opens the backend the user asked for; auto means a real GPU if there is
  * one with the features, otherwise the CPU. */
 static int open_backend(const struct run_opts *o, const char *want, const struct npu_net *net,
@@ -285,6 +304,16 @@ int cmd_run(int argc, char **argv)
         scn->bursts = o.bursts;
     if (o.have_seed)
         scn->seed = o.seed;
+    if (!o.no_trace) {
+        trace_path = o.out ? strdup(o.out) : scn->trace_path ? strdup(scn->trace_path)
+                                                            : default_trace_path(o.scenario);
+        if (!trace_path) {
+            rc = npu_err_set(&err, NPU_E_RESOURCE, "out of memory");
+            goto done;
+        }
+        if ((rc = check_trace_path(trace_path, o.force, &err)))
+            goto done;
+    }
     double t0 = npu_clock_now();
     struct npu_netload_opts lo = { .overrides = net_ov, .n_overrides = n_net, .max_bytes = o.max_memory };
     if ((rc = npu_netload_file(scn->network_path, &lo, &net, &warn, &err)))
@@ -305,10 +334,8 @@ int cmd_run(int argc, char **argv)
         goto done;
     }
     if (!o.no_trace) {
-        trace_path = o.out ? strdup(o.out) : scn->trace_path ? strdup(scn->trace_path)
-                                                            : default_trace_path(o.scenario);
         tareas = calloc(net->n_areas, sizeof(*tareas));
-        if (!trace_path || !tareas) {
+        if (!tareas) {
             rc = npu_err_set(&err, NPU_E_RESOURCE, "out of memory");
             goto done;
         }
