@@ -244,6 +244,14 @@ static void header_text(struct strbuf *b, const struct npu_trace_header *h)
         sb_escaped(b, a->name);
         sb_add(b, "\n", 1);
     }
+    /* Probes as runs of consecutive ids: a box of an area is a few lines. */
+    for (uint32_t i = 0; i < h->n_probes;) {
+        uint32_t j = i + 1;
+        while (j < h->n_probes && h->probes[j] == h->probes[j - 1] + 1)
+            j++;
+        sb_printf(b, "probe=%" PRIu32 " %" PRIu32 "\n", h->probes[i], j - i);
+        i = j;
+    }
 }
 
 /* ---- writer ---- */
@@ -253,6 +261,7 @@ struct npu_trace_writer {
     char *path;
     uint32_t n_neurons;
     bool potentials;
+    uint32_t n_probes;
     uint32_t last_burst;
     uint64_t total_fires;
     uint64_t bytes;
@@ -312,6 +321,10 @@ int npu_trace_writer_open(const char *path, bool overwrite, const struct npu_tra
 {
     *out = NULL;
     int rc = check_areas(hdr, err);
+    for (uint32_t i = 0; !rc && i < hdr->n_probes; i++)
+        if (hdr->probes[i] >= hdr->n_neurons || (i > 0 && hdr->probes[i] <= hdr->probes[i - 1]))
+            rc = npu_err_set(err, NPU_E_INTERNAL, "probe %" PRIu32 " out of range or not ascending",
+                             hdr->probes[i]);
     if (rc) {
         /* A header the reader would refuse is the caller's bug. */
         npu_err_prefix(err, "%s: bad trace header", path);
@@ -341,6 +354,7 @@ int npu_trace_writer_open(const char *path, bool overwrite, const struct npu_tra
     w->path = pathcopy;
     w->n_neurons = hdr->n_neurons;
     w->potentials = hdr->potentials;
+    w->n_probes = hdr->n_probes;
 
     memcpy(hbuf, MAGIC, MAGIC_LEN);
     put_u32(hbuf + 8, NPU_TRACE_VERSION);
@@ -388,6 +402,23 @@ fail:
 int npu_trace_writer_burst(struct npu_trace_writer *w, uint32_t burst, uint32_t n,
                            const uint32_t *ids, const float *mp, struct npu_err *err)
 {
+    return npu_trace_writer_burst_probes(w, burst, n, ids, mp, NULL, err);
+}
+
+static void put_floats(uint8_t **p, const float *v, uint32_t n)
+{
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t bits;
+        memcpy(&bits, &v[k], sizeof(bits));
+        put_u32(*p, bits);
+        *p += 4;
+    }
+}
+
+int npu_trace_writer_burst_probes(struct npu_trace_writer *w, uint32_t burst, uint32_t n,
+                                  const uint32_t *ids, const float *mp, const float *probe_mp,
+                                  struct npu_err *err)
+{
     if (w->failed)
         return npu_err_set(err, NPU_E_IO, "%s: an earlier write failed", w->path);
     /* Caller bugs, caught here so they never reach the file. */
@@ -400,9 +431,12 @@ int npu_trace_writer_burst(struct npu_trace_writer *w, uint32_t burst, uint32_t 
     if (w->potentials && n > 0 && !mp)
         return npu_err_set(err, NPU_E_INTERNAL, "%s: burst %" PRIu32 ": no potentials given",
                            w->path, burst);
+    if (w->n_probes && !probe_mp)
+        return npu_err_set(err, NPU_E_INTERNAL, "%s: burst %" PRIu32 ": no probe values given",
+                           w->path, burst);
 
     size_t per_id = VARINT_MAX + (w->potentials ? sizeof(float) : 0);
-    int rc = reserve(w, (size_t)n * per_id + 1, err);
+    int rc = reserve(w, (size_t)n * per_id + (size_t)w->n_probes * 4 + 1, err);
     if (rc)
         return rc;
 
@@ -414,14 +448,10 @@ int npu_trace_writer_burst(struct npu_trace_writer *w, uint32_t burst, uint32_t 
                                " is out of range or not ascending", w->path, burst, ids[k], k);
         p += put_varint(p, k == 0 ? ids[0] : ids[k] - ids[k - 1] - 1);
     }
-    if (w->potentials) {
-        for (uint32_t k = 0; k < n; k++) {
-            uint32_t bits;
-            memcpy(&bits, &mp[k], sizeof(bits));
-            put_u32(p, bits);
-            p += 4;
-        }
-    }
+    if (w->potentials)
+        put_floats(&p, mp, n);
+    if (w->n_probes)
+        put_floats(&p, probe_mp, w->n_probes);
     rc = write_record(w, burst, n, w->buf, (size_t)(p - w->buf), err);
     if (rc)
         return rc;
@@ -498,6 +528,7 @@ struct npu_trace_reader {
     uint32_t *ids;
     float *mp;
     size_t ids_cap;
+    float *probe_mp;              /* [hdr.n_probes] of the last burst read */
     uint32_t last_burst;
     uint64_t total_fires;
     bool done;
@@ -622,6 +653,31 @@ static bool parse_area(const char *s, size_t n, struct npu_trace_area *a)
     return ok;
 }
 
+/* "FIRST COUNT": appends a run of probe ids; runs must ascend, not touch,
+ * and stay below n_neurons (checked against it after the header). */
+static int parse_probe_run(struct npu_trace_header *h, const char *s, size_t n)
+{
+    const char *sp = memchr(s, ' ', n);
+    uint64_t first, count;
+    if (!sp || !parse_u64(s, (size_t)(sp - s), 10, UINT32_MAX, &first) ||
+        !parse_u64(sp + 1, n - (size_t)(sp - s) - 1, 10, UINT32_MAX, &count) || count == 0 ||
+        first + count > UINT32_MAX || (uint64_t)h->n_probes + count > UINT32_MAX)
+        return NPU_E_TRACE;
+    if (h->n_probes && first <= h->probes[h->n_probes - 1])
+        return NPU_E_TRACE;
+    /* Bounded by the header's own size limit: a run is checked against
+     * n_neurons before any record is read. */
+    if (count > (UINT64_C(1) << 31))
+        return NPU_E_TRACE;
+    uint32_t *p = realloc(h->probes, (size_t)(h->n_probes + count) * sizeof(*p));
+    if (!p)
+        return NPU_E_RESOURCE;
+    h->probes = p;
+    for (uint64_t k = 0; k < count; k++)
+        h->probes[h->n_probes++] = (uint32_t)(first + k);
+    return NPU_OK;
+}
+
 static int parse_header(struct npu_trace_reader *r, const char *text, size_t len,
                         struct npu_err *err)
 {
@@ -711,6 +767,11 @@ static int parse_header(struct npu_trace_reader *r, const char *text, size_t len
         } else if (KEY("area")) {
             ok = parse_area(v, vlen, &h->areas[h->n_areas]);
             h->n_areas++;
+        } else if (KEY("probe")) {
+            int prc = parse_probe_run(h, v, vlen);
+            if (prc == NPU_E_RESOURCE)
+                return npu_err_set(err, prc, "out of memory for the probe list");
+            ok = prc == NPU_OK;
         }
         /* Other keys are additions a later writer of version 1 may make. */
 #undef KEY
@@ -720,6 +781,9 @@ static int parse_header(struct npu_trace_reader *r, const char *text, size_t len
     }
     if (!have_neurons || !have_pot)
         return npu_err_set(err, NPU_E_TRACE, "header lacks n_neurons or potentials");
+    if (h->n_probes && h->probes[h->n_probes - 1] >= h->n_neurons)
+        return npu_err_set(err, NPU_E_TRACE, "probe %" PRIu32 " is not a neuron (n_neurons %" PRIu32 ")",
+                           h->probes[h->n_probes - 1], h->n_neurons);
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
         if (!*strs[i].dst && !(*strs[i].dst = strdup("")))
             return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
@@ -792,6 +856,8 @@ int npu_trace_reader_open(const char *path, struct npu_trace_reader **out, struc
         return npu_err_set(err, NPU_E_IO, "%s: %s", path, strerror(e));
     }
     int rc = read_header(r, err);
+    if (!rc && r->hdr.n_probes && !(r->probe_mp = malloc((size_t)r->hdr.n_probes * sizeof(float))))
+        rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory for %" PRIu32 " probes", r->hdr.n_probes);
     if (rc) {
         npu_err_prefix(err, "%s", path);
         npu_trace_reader_close(r);
@@ -896,7 +962,7 @@ int npu_trace_reader_next(struct npu_trace_reader *r, uint32_t *burst, uint32_t 
     if (cnt > r->hdr.n_neurons)
         return corrupt(r, err, "burst %" PRIu32 ": %" PRIu32 " fires but %" PRIu32 " neurons",
                        b, cnt, r->hdr.n_neurons);
-    uint64_t pot_bytes = r->hdr.potentials ? (uint64_t)cnt * 4 : 0;
+    uint64_t pot_bytes = (r->hdr.potentials ? (uint64_t)cnt * 4 : 0) + (uint64_t)r->hdr.n_probes * 4;
     if (len < cnt + pot_bytes || len > (uint64_t)cnt * VARINT_MAX + pot_bytes)
         return corrupt(r, err, "burst %" PRIu32 ": payload length %" PRIu32
                        " does not fit %" PRIu32 " fires", b, len, cnt);
@@ -940,6 +1006,13 @@ int npu_trace_reader_next(struct npu_trace_reader *r, uint32_t *burst, uint32_t 
         uint32_t bits = get_u32(p + 4 * (size_t)k);
         memcpy(&r->mp[k], &bits, sizeof(bits));
     }
+    if (r->hdr.n_probes) {
+        const uint8_t *q = p + (r->hdr.potentials ? 4 * (size_t)cnt : 0);
+        for (uint32_t k = 0; k < r->hdr.n_probes; k++) {
+            uint32_t bits = get_u32(q + 4 * (size_t)k);
+            memcpy(&r->probe_mp[k], &bits, sizeof(bits));
+        }
+    }
 
     r->offset += REC_HEAD_LEN + len;
     r->last_burst = b;
@@ -969,6 +1042,7 @@ void npu_trace_reader_close(struct npu_trace_reader *r)
     free(r->buf);
     free(r->ids);
     free(r->mp);
+    free(r->probe_mp);
     free(r->path);
     free(r);
 }
@@ -987,5 +1061,11 @@ void npu_trace_header_free(struct npu_trace_header *hdr)
         free(hdr->overrides[i]);
     free(hdr->overrides);
     free(hdr->areas);
+    free(hdr->probes);
     memset(hdr, 0, sizeof(*hdr));
+}
+
+const float *npu_trace_reader_probes(const struct npu_trace_reader *r)
+{
+    return r->hdr.n_probes ? r->probe_mp : NULL;
 }

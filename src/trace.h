@@ -44,6 +44,10 @@ struct npu_trace_header {
     bool potentials;              /* membrane potentials recorded */
     uint32_t n_areas;
     struct npu_trace_area *areas;
+    /* State probes: neurons whose membrane potential every burst record
+     * carries (after the burst), ascending ids. */
+    uint32_t n_probes;
+    uint32_t *probes;
 };
 
 /* How the run ended, stored in the end record. */
@@ -64,6 +68,13 @@ int npu_trace_writer_open(const char *path, bool overwrite, const struct npu_tra
  * ascending; mp ignored (may be NULL) when the header says no potentials. */
 int npu_trace_writer_burst(struct npu_trace_writer *w, uint32_t burst, uint32_t n,
                            const uint32_t *ids, const float *mp, struct npu_err *err);
+
+/* The same with the probes' membrane potentials after the burst
+ * (hdr->n_probes values, in the order of hdr->probes); probe_mp may be NULL
+ * only when the header has no probes. */
+int npu_trace_writer_burst_probes(struct npu_trace_writer *w, uint32_t burst, uint32_t n,
+                                  const uint32_t *ids, const float *mp, const float *probe_mp,
+                                  struct npu_err *err);
 
 /* Pushes buffered records to the kernel, so a killed run keeps them. */
 int npu_trace_writer_flush(struct npu_trace_writer *w, struct npu_err *err);
@@ -98,6 +109,10 @@ uint32_t npu_trace_area_find(const struct npu_trace_header *hdr, uint32_t id);
  * reported by npu_trace_reader_status(). */
 int npu_trace_reader_next(struct npu_trace_reader *r, uint32_t *burst, uint32_t *n,
                           const uint32_t **ids, const float **mp, struct npu_err *err);
+
+/* The probes' membrane potentials of the burst next() returned last
+ * (header n_probes values), or NULL when the trace has no probes. */
+const float *npu_trace_reader_probes(const struct npu_trace_reader *r);
 
 struct npu_trace_status {
     bool complete;                /* an end record was found */

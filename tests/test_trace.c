@@ -232,6 +232,67 @@ static void test_roundtrip_no_potentials(void **state)
 }
 
 /* Ids near 2^32 take 5-byte varints; a single fire, a full burst. */
+/* State probes: each record carries the probes' mp, bit for bit, and the
+ * header stores the ids as runs; with and without fired potentials. */
+static void test_probes(void **state)
+{
+    (void)state;
+    for (int pot = 0; pot < 2; pot++) {
+        char path[512];
+        path_in_tmp(path, sizeof(path), "probes.trace");
+        unlink(path);
+        uint32_t probes[] = { 3, 4, 5, 9, 40, 41, 99 };
+        struct npu_trace_header h = { .n_neurons = 100, .potentials = pot, .n_probes = 7,
+                                      .probes = probes };
+        struct npu_trace_writer *w;
+        struct npu_err err = { 0 };
+        assert_int_equal(npu_trace_writer_open(path, false, &h, &w, &err), NPU_OK);
+        float pv[3][7] = {
+            { 0.0f, -0.0f, FLT_TRUE_MIN, 1e-40f, 1.5f, -2.25f, FLT_MAX },
+            { 1.0f, 2.0f, 3.0f, 4.0f, 5.0f, 6.0f, 7.0f },
+            { -1e-38f, 0.1f, 0.2f, 0.3f, 0.4f, 0.5f, 0.6f },
+        };
+        uint32_t ids[] = { 4, 77 };
+        float mp[] = { 1.25f, 3.5f };
+        /* A missing probe array is the caller's bug. */
+        assert_int_equal(npu_trace_writer_burst(w, 1, 0, NULL, NULL, &err), NPU_E_INTERNAL);
+        for (uint32_t b = 1; b <= 3; b++)
+            assert_int_equal(npu_trace_writer_burst_probes(w, b, b == 2 ? 2 : 0, ids, mp, pv[b - 1], &err),
+                             NPU_OK);
+        assert_int_equal(npu_trace_writer_close(w, NPU_TRACE_END_COMPLETE, &err), NPU_OK);
+
+        struct npu_trace_reader *r;
+        assert_int_equal(npu_trace_reader_open(path, &r, &err), NPU_OK);
+        const struct npu_trace_header *rh = npu_trace_reader_header(r);
+        assert_int_equal(rh->n_probes, 7);
+        for (uint32_t k = 0; k < 7; k++)
+            assert_int_equal(rh->probes[k], probes[k]);
+        uint32_t b, n;
+        const uint32_t *rid;
+        const float *rmp;
+        for (uint32_t want = 1; want <= 3; want++) {
+            assert_int_equal(npu_trace_reader_next(r, &b, &n, &rid, &rmp, &err), 1);
+            assert_int_equal(b, want);
+            assert_int_equal(n, want == 2 ? 2 : 0);
+            const float *got = npu_trace_reader_probes(r);
+            assert_non_null(got);
+            for (uint32_t k = 0; k < 7; k++)
+                assert_int_equal(f2u(got[k]), f2u(pv[want - 1][k]));
+            if (want == 2 && pot)
+                assert_int_equal(f2u(rmp[1]), f2u(3.5f));
+        }
+        assert_int_equal(npu_trace_reader_next(r, &b, &n, &rid, &rmp, &err), 0);
+        npu_trace_reader_close(r);
+
+        /* Probes out of order or out of range: refused when writing. */
+        uint32_t bad[] = { 5, 5 };
+        h.probes = bad;
+        h.n_probes = 2;
+        unlink(path);
+        assert_int_equal(npu_trace_writer_open(path, false, &h, &w, &err), NPU_E_INTERNAL);
+    }
+}
+
 static void test_big_ids(void **state)
 {
     (void)state;
@@ -518,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_roundtrip_potentials),
         cmocka_unit_test(test_roundtrip_no_potentials),
         cmocka_unit_test(test_big_ids),
+        cmocka_unit_test(test_probes),
         cmocka_unit_test(test_truncate_every_byte),
         cmocka_unit_test(test_flip_every_bit),
         cmocka_unit_test(test_trailing_garbage),
