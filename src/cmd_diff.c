@@ -30,8 +30,10 @@ struct side {
 struct diff {
     bool quiet;
     bool cmp_mp;
+    bool cmp_probes;                /* both record the same probes */
     uint32_t bursts_differ;
     uint32_t first_differ;
+    uint32_t probe_bursts_differ;   /* bursts whose probe values differ */
 };
 
 static uint32_t f2u(float f)
@@ -153,6 +155,27 @@ static void compare_burst(struct diff *d, const struct side *a, const struct sid
     }
 }
 
+/* Probe potentials after the burst: a backend bug shows here as a drifting
+ * mp bursts before it shows as a missed fire, so the first divergence is
+ * reported by itself. */
+static void compare_probes(struct diff *d, const struct side *a, const struct side *b)
+{
+    const float *pa = npu_trace_reader_probes(a->r), *pb = npu_trace_reader_probes(b->r);
+    uint32_t n = a->h->n_probes, first = n, count = 0;
+    for (uint32_t k = 0; k < n; k++)
+        if (f2u(pa[k]) != f2u(pb[k])) {
+            if (first == n)
+                first = k;
+            count++;
+        }
+    if (!count || d->probe_bursts_differ++ > 0 || d->quiet)
+        return;
+    printf("probe potentials first differ at burst %" PRIu32 ", neuron %" PRIu32
+           ": A %.9g (0x%08" PRIx32 ")  B %.9g (0x%08" PRIx32 "); %" PRIu32 " of %" PRIu32
+           " probes differ in that burst\n", a->burst, a->h->probes[first], (double)pa[first],
+           f2u(pa[first]), (double)pb[first], f2u(pb[first]), count, n);
+}
+
 /* True when the side read a burst or reached its end; false on an error
  * (next() returns 1, 0, or an npu_status code >= 2). */
 static bool advance(struct side *s, struct npu_err *err)
@@ -210,6 +233,11 @@ int cmd_diff(int argc, char **argv)
     if (!d.quiet && a.h->potentials != b.h->potentials)
         printf("note: only %s recorded membrane potentials; comparing neuron ids only\n",
                a.h->potentials ? "A" : "B");
+    d.cmp_probes = a.h->n_probes > 0 && a.h->n_probes == b.h->n_probes &&
+                   memcmp(a.h->probes, b.h->probes, a.h->n_probes * sizeof(uint32_t)) == 0;
+    if (!d.quiet && !d.cmp_probes && (a.h->n_probes || b.h->n_probes))
+        printf("note: the traces probe different neurons (A %" PRIu32 ", B %" PRIu32
+               "); probes not compared\n", a.h->n_probes, b.h->n_probes);
 
     /* Lockstep while both have bursts; then drain the longer one, so its
      * length is known and any corruption in it is still found. */
@@ -219,6 +247,8 @@ int cmd_diff(int argc, char **argv)
         if (a.rc == 0 || b.rc == 0)
             break;
         compare_burst(&d, &a, &b);
+        if (d.cmp_probes)
+            compare_probes(&d, &a, &b);
     }
     struct side *longer = a.rc ? &a : b.rc ? &b : NULL;
     while (longer && longer->rc == 1)
@@ -245,8 +275,10 @@ int cmd_diff(int argc, char **argv)
             printf("%" PRIu32 " of %" PRIu32 " common bursts differ, the first at burst %" PRIu32
                    "\n", d.bursts_differ,
                    sa.last_burst < sb.last_burst ? sa.last_burst : sb.last_burst, d.first_differ);
+        if (d.probe_bursts_differ)
+            printf("probe potentials differ in %" PRIu32 " bursts\n", d.probe_bursts_differ);
     }
-    bool same = layout_same && !length_differs && d.bursts_differ == 0;
+    bool same = layout_same && !length_differs && d.bursts_differ == 0 && d.probe_bursts_differ == 0;
     if (same && !d.quiet)
         printf("same fires: %" PRIu32 " bursts, %" PRIu64 " fires\n", sa.last_burst,
                sa.total_fires);
