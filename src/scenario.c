@@ -139,6 +139,7 @@ static int load_stim(struct npu_ini *ini, struct npu_ini_section *sec, const cha
 {
     char why[NPU_WHY_MAX];
     snprintf(st->name, sizeof(st->name), "%s", name);
+    snprintf(st->section, sizeof(st->section), "stimulus %s", name);
     npu_ini_where(ini, sec, NULL, st->where, sizeof(st->where));
     struct npu_ini_kv *kv = npu_ini_get(sec, "area");
     if (!kv)
@@ -166,6 +167,66 @@ static int load_stim(struct npu_ini *ini, struct npu_ini_section *sec, const cha
     st->always = kv == NULL;
     if (kv && parse_bursts(kv->value, st, why))
         return FAIL_KV(ini, sec, kv, "bursts: %s", why);
+    return NPU_OK;
+}
+
+static int resolve_stim(struct npu_stim *st, const struct npu_net *net, struct npu_err *err);
+
+/* `potentials_of = AREA` or `AREA SELECTION` with the selections of a
+ * stimulus except `random` (a probe must watch the same neurons all run). */
+static int parse_probes(struct npu_ini *ini, struct npu_ini_section *sec, struct npu_ini_kv *kv,
+                        struct npu_stim *st, struct npu_err *err)
+{
+    char why[NPU_WHY_MAX];
+    snprintf(st->section, sizeof(st->section), "record");
+    snprintf(st->name, sizeof(st->name), "potentials_of");
+    npu_ini_where(ini, sec, kv, st->area_where, sizeof(st->area_where));
+    npu_ini_where(ini, sec, kv, st->neurons_where, sizeof(st->neurons_where));
+    size_t n = strcspn(kv->value, " \t");
+    if (n == 0 || n >= sizeof(st->area_name))
+        return FAIL_KV(ini, sec, kv, "potentials_of: expected AREA, or AREA followed by a selection "
+                       "(box X0-X1,Y0-Y1,Z0-Z1 or x,y,z; x,y,z ...)");
+    snprintf(st->area_name, sizeof(st->area_name), "%.*s", (int)n, kv->value);
+    const char *rest = kv->value + n + strspn(kv->value + n, " \t");
+    st->sel = NPU_SEL_ALL;
+    if (*rest && parse_neurons(rest, st, why))
+        return FAIL_KV(ini, sec, kv, "potentials_of: %s", why);
+    if (st->sel == NPU_SEL_RANDOM)
+        return FAIL_KV(ini, sec, kv, "potentials_of: a probe cannot be random (it watches the same "
+                       "neurons every burst)");
+    return NPU_OK;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The probed ids, ascending and unique (a coordinate list may repeat). */
+static int resolve_probes(struct npu_scenario *scn, const struct npu_net *net, struct npu_err *err)
+{
+    struct npu_stim *st = &scn->probe_sel;
+    free(st->ids);
+    st->ids = NULL;
+    st->n_ids = 0;
+    int rc = resolve_stim(st, net, err);
+    if (rc)
+        return rc;
+    const struct npu_area *ar = &net->areas[st->area];
+    uint32_t n = st->sel == NPU_SEL_ALL ? ar->count : st->n_ids;
+    free(scn->probe_ids);
+    scn->probe_ids = malloc((n ? n : 1) * sizeof(uint32_t));
+    if (!scn->probe_ids)
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %u probes", n);
+    for (uint32_t k = 0; k < n; k++)
+        scn->probe_ids[k] = st->sel == NPU_SEL_ALL ? ar->base + k : st->ids[k];
+    qsort(scn->probe_ids, n, sizeof(uint32_t), cmp_u32);
+    uint32_t m = 0;
+    for (uint32_t k = 0; k < n; k++)
+        if (m == 0 || scn->probe_ids[k] != scn->probe_ids[m - 1])
+            scn->probe_ids[m++] = scn->probe_ids[k];
+    scn->n_probes = m;
     return NPU_OK;
 }
 
@@ -207,6 +268,12 @@ static int interpret(struct npu_scenario *scn, struct npu_ini *ini, struct npu_e
         sec->used = true;
         if ((kv = npu_ini_get(sec, "potentials")) && npu_value_bool(kv->value, &scn->potentials, why))
             return FAIL_KV(ini, sec, kv, "potentials: %s", why);
+        if ((kv = npu_ini_get(sec, "potentials_of"))) {
+            int rc = parse_probes(ini, sec, kv, &scn->probe_sel, err);
+            if (rc)
+                return rc;
+            scn->has_probes = true;
+        }
     }
     scn->stims = calloc(ini->n_sec ? ini->n_sec : 1, sizeof(*scn->stims));
     if (!scn->stims)
@@ -266,8 +333,8 @@ static int resolve_stim(struct npu_stim *st, const struct npu_net *net, struct n
 {
     int a = npu_net_area_index(net, st->area_name);
     if (a < 0)
-        return npu_err_set(err, NPU_E_INPUT, "%s: [stimulus %s]: the network has no area '%s'",
-                           st->area_where, st->name, st->area_name);
+        return npu_err_set(err, NPU_E_INPUT, "%s: [%s]: the network has no area '%s'",
+                           st->area_where, st->section, st->area_name);
     st->area = (uint32_t)a;
     const struct npu_area *ar = &net->areas[a];
     if (st->sel == NPU_SEL_LIST) {
@@ -277,8 +344,8 @@ static int resolve_stim(struct npu_stim *st, const struct npu_net *net, struct n
         for (uint32_t k = 0; k < st->n_coords; k++) {
             uint32_t *c = st->coords[k];
             if (c[0] >= ar->dim[0] || c[1] >= ar->dim[1] || c[2] >= ar->dim[2])
-                return npu_err_set(err, NPU_E_INPUT, "%s: [stimulus %s]: %u,%u,%u is outside area '%s' (%ux%ux%u)",
-                                   st->neurons_where, st->name, c[0], c[1], c[2], ar->name, ar->dim[0], ar->dim[1], ar->dim[2]);
+                return npu_err_set(err, NPU_E_INPUT, "%s: [%s]: %u,%u,%u is outside area '%s' (%ux%ux%u)",
+                                   st->neurons_where, st->section, c[0], c[1], c[2], ar->name, ar->dim[0], ar->dim[1], ar->dim[2]);
             st->ids[k] = ar->base + c[0] + ar->dim[0] * (c[1] + ar->dim[1] * c[2]);
         }
         st->n_ids = st->n_coords;
@@ -286,8 +353,8 @@ static int resolve_stim(struct npu_stim *st, const struct npu_net *net, struct n
         uint64_t n = 1;
         for (int d = 0; d < 3; d++) {
             if (st->box[d][1] >= ar->dim[d])
-                return npu_err_set(err, NPU_E_INPUT, "%s: [stimulus %s]: box axis %d reaches %u, outside area '%s' (%ux%ux%u)",
-                                   st->neurons_where, st->name, d + 1, st->box[d][1], ar->name, ar->dim[0], ar->dim[1], ar->dim[2]);
+                return npu_err_set(err, NPU_E_INPUT, "%s: [%s]: box axis %d reaches %u, outside area '%s' (%ux%ux%u)",
+                                   st->neurons_where, st->section, d + 1, st->box[d][1], ar->name, ar->dim[0], ar->dim[1], ar->dim[2]);
             n *= st->box[d][1] - st->box[d][0] + 1;
         }
         st->ids = malloc(n * sizeof(uint32_t));  /* n <= area size < 2^31 */
@@ -304,6 +371,11 @@ static int resolve_stim(struct npu_stim *st, const struct npu_net *net, struct n
 int npu_scn_resolve(struct npu_scenario *scn, const struct npu_net *net,
                     struct npu_warnings *warn, struct npu_err *err)
 {
+    if (scn->has_probes) {
+        int rc = resolve_probes(scn, net, err);
+        if (rc)
+            return rc;
+    }
     for (uint32_t i = 0; i < scn->n_stims; i++) {
         struct npu_stim *st = &scn->stims[i];
         free(st->ids);
@@ -368,6 +440,9 @@ void npu_scn_free(struct npu_scenario *scn)
         free(scn->stims[i].ranges);
     }
     free(scn->stims);
+    free(scn->probe_sel.coords);
+    free(scn->probe_sel.ids);
+    free(scn->probe_ids);
     free(scn->path);
     free(scn->network_path);
     free(scn->trace_path);

@@ -21,6 +21,7 @@ struct npu_burst_range {
 
 struct npu_stim {
     char name[NPU_NAME_MAX];
+    char section[NPU_NAME_MAX + 16]; /* "stimulus NAME", or "record" for the probes */
     char where[256];              /* FILE:LINE of the section */
     char area_where[256];         /* FILE:LINE of `area`, or the --set that gave it */
     char neurons_where[256];      /* the same for `neurons` (the section when absent) */
@@ -49,6 +50,10 @@ struct npu_scenario {
     int64_t power_q;
     uint64_t seed;
     bool potentials;              /* [record] potentials */
+    bool has_probes;              /* [record] potentials_of = AREA [SELECTION] */
+    struct npu_stim probe_sel;    /* the probed neurons, as a selection */
+    uint32_t *probe_ids;          /* resolved, ascending, unique */
+    uint32_t n_probes;
     uint64_t digest;              /* file bytes and overrides */
     uint32_t n_stims;
     struct npu_stim *stims;
