@@ -37,7 +37,13 @@ static const struct npu_cmd commands[] = {
       "potentials bit for bit), 1 when they differ, and the error code (>= 2)\n"
       "on trouble.  Header metadata (backend, device, program) is not compared.\n" },
     { "info", cmd_info, "summarise a trace",
-      "usage: npusim info TRACE [--json]\n" },
+      "usage: npusim info TRACE [--json] [--series=N]\n"
+      "\n"
+      "  --json      one JSON object: header, totals, how the run ended, and per\n"
+      "              area fires, rate, first and last burst with a fire\n"
+      "  --series=N  --json also holds \"activity\": fires per burst, summed over\n"
+      "              bins of \"activity_bin_bursts\" consecutive bursts so that at\n"
+      "              most N values remain (default 1000; the last bin may be shorter)\n" },
     { "export", cmd_export, "export a trace as CSV or bmtk spikes",
       "usage: npusim export TRACE --format=csv|bmtk [-o FILE]\n"
       "\n"
