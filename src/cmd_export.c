@@ -77,10 +77,8 @@ static int export_sonata(const char *path, const char *out_path)
     }
     for (uint32_t i = 0; i < h->n_areas; i++)
         names[i] = h->areas[i].name;
-    if ((rc = npu_sonata_open(out_path, h->n_areas, names, &w, &err))) {
-        npu_err_prefix(&err, "%s", out_path);
+    if ((rc = npu_sonata_open(out_path, h->n_areas, names, &w, &err)))
         goto done;
-    }
 
     uint32_t burst, n;
     const uint32_t *ids;
