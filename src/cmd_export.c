@@ -1,4 +1,5 @@
-/* npusim export: a trace as CSV rows or as a bmtk spike table. */
+/* npusim export: a trace as CSV rows, a bmtk spike table or a SONATA spike
+ * report (HDF5). */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -7,9 +8,10 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "sonata.h"
 #include "trace.h"
 
-enum format { FMT_NONE, FMT_CSV, FMT_BMTK };
+enum format { FMT_NONE, FMT_CSV, FMT_BMTK, FMT_SONATA };
 
 typedef char pop_name[sizeof(((struct npu_trace_area *)0)->name)];
 
@@ -52,6 +54,73 @@ static void coords(const struct npu_trace_area *a, uint32_t id, uint32_t xyz[3])
     xyz[2] = i / a->dim[1];
 }
 
+/* SONATA: one population per area, node ids within the area, burst numbers
+ * as timestamps.  HDF5 writes a file, never stdout. */
+static int export_sonata(const char *path, const char *out_path)
+{
+    struct npu_err err = { 0 };
+    if (!npu_sonata_available(&err))
+        return npu_cmd_usage_error("export", "--format=sonata: %s", err.msg);
+    if (!out_path)
+        return npu_cmd_usage_error("export", "--format=sonata needs -o FILE.h5");
+
+    struct npu_trace_reader *r;
+    int rc = npu_trace_reader_open(path, &r, &err);
+    if (rc)
+        return npu_cmd_fail(&err);
+    const struct npu_trace_header *h = npu_trace_reader_header(r);
+    const char **names = calloc((size_t)h->n_areas + 1, sizeof(*names));
+    struct npu_sonata_writer *w = NULL;
+    if (!names) {
+        rc = npu_err_set(&err, NPU_E_RESOURCE, "out of memory");
+        goto done;
+    }
+    for (uint32_t i = 0; i < h->n_areas; i++)
+        names[i] = h->areas[i].name;
+    if ((rc = npu_sonata_open(out_path, h->n_areas, names, &w, &err)))
+        goto done;
+
+    uint32_t burst, n;
+    const uint32_t *ids;
+    const float *mp;
+    uint64_t outside = 0;
+    while ((rc = npu_trace_reader_next(r, &burst, &n, &ids, &mp, &err)) == 1) {
+        for (uint32_t k = 0; k < n && rc == 1; k++) {
+            uint32_t ai = npu_trace_area_find(h, ids[k]);
+            if (ai == h->n_areas) {
+                outside++;
+                continue;
+            }
+            if (npu_sonata_add(w, ai, (double)burst, ids[k] - h->areas[ai].base, &err))
+                rc = err.code;
+        }
+    }
+    if (rc == 0) {
+        struct npu_sonata_writer *cw = w;
+        w = NULL;
+        rc = npu_sonata_close(cw, &err);
+    }
+    if (rc)
+        goto done;
+    struct npu_trace_status st;
+    npu_trace_reader_status(r, &st);
+    if (outside)
+        fprintf(stderr, "npusim: warning: %s: %" PRIu64 " fires lie outside every area and are "
+                "not in the SONATA file (it has one population per area)\n", path, outside);
+    if (!st.complete)
+        fprintf(stderr, "npusim: warning: %s is cut short (no end record); exported its %" PRIu32
+                " complete bursts\n", path, st.last_burst);
+    else if (st.end != NPU_TRACE_END_COMPLETE)
+        fprintf(stderr, "npusim: warning: %s: the run %s after burst %" PRIu32 "\n", path,
+                st.end == NPU_TRACE_END_INTERRUPTED ? "was interrupted" : "failed",
+                st.last_burst);
+done:
+    npu_sonata_abort(w);
+    free(names);
+    npu_trace_reader_close(r);
+    return rc ? npu_cmd_fail(&err) : NPU_OK;
+}
+
 int cmd_export(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -70,8 +139,11 @@ int cmd_export(int argc, char **argv)
                 fmt = FMT_CSV;
             else if (strcmp(optarg, "bmtk") == 0)
                 fmt = FMT_BMTK;
+            else if (strcmp(optarg, "sonata") == 0)
+                fmt = FMT_SONATA;
             else
-                return npu_cmd_usage_error("export", "unknown format '%s' (csv or bmtk)", optarg);
+                return npu_cmd_usage_error("export", "unknown format '%s' (csv, bmtk or sonata)",
+                                           optarg);
             break;
         case 'o':
             out_path = optarg;
@@ -85,8 +157,10 @@ int cmd_export(int argc, char **argv)
         return npu_cmd_usage_error("export", "expected one TRACE, got %d arguments",
                                    argc - optind);
     if (fmt == FMT_NONE)
-        return npu_cmd_usage_error("export", "--format=csv|bmtk is required");
+        return npu_cmd_usage_error("export", "--format=csv|bmtk|sonata is required");
     const char *path = argv[optind];
+    if (fmt == FMT_SONATA)
+        return export_sonata(path, out_path);
 
     struct npu_err err = { 0 };
     struct npu_trace_reader *r;

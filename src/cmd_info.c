@@ -8,6 +8,10 @@
 #include "cmd.h"
 #include "jsonw.h"
 #include "trace.h"
+#include "value.h"
+
+/* Points of the --json activity series unless --series says otherwise. */
+#define DEFAULT_SERIES_POINTS 1000
 
 struct area_stats {
     uint64_t fires;
@@ -20,6 +24,9 @@ struct info {
     const struct npu_trace_header *h;
     struct area_stats *area;
     struct npu_trace_status st;
+    uint32_t *per_burst;          /* fires of burst b at [b - 1] (--json only) */
+    size_t n_per_burst, cap_per_burst;
+    uint32_t series_points;       /* at most this many activity bins */
 };
 
 static double rate(uint64_t fires, uint32_t bursts, uint32_t count)
@@ -103,6 +110,43 @@ static void json_opt_burst(struct npu_jsonw *j, const char *key, uint32_t b)
         npu_jsonw_u64(j, b);
     else
         npu_jsonw_null(j);
+}
+
+/* Fires per burst, summed over bins of consecutive bursts so that at most
+ * series_points values are written: bin k covers bursts
+ * k*bin+1 .. (k+1)*bin (the last bin may be shorter). */
+static void print_activity(struct npu_jsonw *j, const struct info *in)
+{
+    size_t n = in->n_per_burst;
+    uint64_t bin = n > in->series_points ? (n + in->series_points - 1) / in->series_points : 1;
+    npu_jsonw_key(j, "activity_bin_bursts");
+    npu_jsonw_u64(j, bin);
+    npu_jsonw_key(j, "activity");
+    npu_jsonw_arr_begin(j);
+    for (size_t b = 0; b < n; b += bin) {
+        uint64_t sum = 0;
+        for (size_t k = b; k < n && k < b + bin; k++)
+            sum += in->per_burst[k];
+        npu_jsonw_u64(j, sum);
+    }
+    npu_jsonw_arr_end(j);
+}
+
+/* Records burst b's fire count; bursts arrive in order from 1. */
+static int note_burst(struct info *in, uint32_t burst, uint32_t n)
+{
+    if (burst != in->n_per_burst + 1)
+        return NPU_E_INTERNAL;
+    if (in->n_per_burst == in->cap_per_burst) {
+        size_t cap = in->cap_per_burst ? in->cap_per_burst * 2 : 1024;
+        uint32_t *p = realloc(in->per_burst, cap * sizeof(*p));
+        if (!p)
+            return NPU_E_RESOURCE;
+        in->per_burst = p;
+        in->cap_per_burst = cap;
+    }
+    in->per_burst[in->n_per_burst++] = n;
+    return NPU_OK;
 }
 
 static void print_json(const struct info *in, const struct npu_err *failure)
@@ -197,6 +241,7 @@ static void print_json(const struct info *in, const struct npu_err *failure)
     npu_jsonw_arr_end(&j);
     npu_jsonw_key(&j, "fires_outside_areas");
     npu_jsonw_u64(&j, in->area[h->n_areas].fires);
+    print_activity(&j, in);
 
     npu_jsonw_key(&j, "error");
     if (failure) {
@@ -219,21 +264,29 @@ int cmd_info(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "json", no_argument, NULL, 'j' },
+        { "series", required_argument, NULL, 's' },
         { 0 },
     };
     bool json = false;
+    uint32_t series = DEFAULT_SERIES_POINTS;
+    char why[NPU_WHY_MAX];
     int c;
+    optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         if (c == 'j')
             json = true;
-        else
-            return npu_cmd_usage_error("info", "unknown option '%s'", argv[optind - 1]);
+        else if (c == 's') {
+            if (npu_value_u32(optarg, 1, UINT32_MAX, &series, why))
+                return npu_cmd_usage_error("info", "--series: %s", why);
+        } else
+            return npu_cmd_usage_error("info", "unknown option or missing value '%s'",
+                                       argv[optind - 1]);
     }
     if (argc - optind != 1)
         return npu_cmd_usage_error("info", "expected one TRACE, got %d arguments", argc - optind);
 
-    struct info in = { .path = argv[optind] };
+    struct info in = { .path = argv[optind], .series_points = series };
     struct npu_err err = { 0 };
     struct npu_trace_reader *r;
     int rc = npu_trace_reader_open(in.path, &r, &err);
@@ -251,6 +304,12 @@ int cmd_info(int argc, char **argv)
     const uint32_t *ids;
     const float *mp;
     while ((rc = npu_trace_reader_next(r, &burst, &n, &ids, &mp, &err)) == 1) {
+        int brc = json ? note_burst(&in, burst, n) : NPU_OK;
+        if (brc) {
+            rc = npu_err_set(&err, brc, brc == NPU_E_RESOURCE ? "out of memory"
+                                                              : "%s: bursts out of order", in.path);
+            break;
+        }
         for (uint32_t k = 0; k < n; k++) {
             struct area_stats *s = &in.area[npu_trace_area_find(in.h, ids[k])];
             s->fires++;
@@ -273,6 +332,7 @@ int cmd_info(int argc, char **argv)
         out_rc = npu_cmd_fail(&oerr);
     }
     free(in.area);
+    free(in.per_burst);
     npu_trace_reader_close(r);
     if (failure)
         return npu_cmd_fail(&err);

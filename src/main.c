@@ -37,12 +37,22 @@ static const struct npu_cmd commands[] = {
       "potentials bit for bit), 1 when they differ, and the error code (>= 2)\n"
       "on trouble.  Header metadata (backend, device, program) is not compared.\n" },
     { "info", cmd_info, "summarise a trace",
-      "usage: npusim info TRACE [--json]\n" },
-    { "export", cmd_export, "export a trace as CSV or bmtk spikes",
-      "usage: npusim export TRACE --format=csv|bmtk [-o FILE]\n"
+      "usage: npusim info TRACE [--json] [--series=N]\n"
       "\n"
-      "  csv:  burst,neuron,area,x,y,z,mp  (mp printed with %.9g)\n"
-      "  bmtk: timestamps population node_ids  (space separated)\n" },
+      "  --json      one JSON object: header, totals, how the run ended, and per\n"
+      "              area fires, rate, first and last burst with a fire\n"
+      "  --series=N  --json also holds \"activity\": fires per burst, summed over\n"
+      "              bins of \"activity_bin_bursts\" consecutive bursts so that at\n"
+      "              most N values remain (default 1000; the last bin may be shorter)\n" },
+    { "export", cmd_export, "export a trace as CSV, bmtk spikes or a SONATA report",
+      "usage: npusim export TRACE --format=csv|bmtk|sonata [-o FILE]\n"
+      "\n"
+      "  csv:    burst,neuron,area,x,y,z,mp  (mp printed with %.9g)\n"
+      "  bmtk:   timestamps population node_ids  (space separated)\n"
+      "  sonata: a SONATA spike report (HDF5; -o FILE.h5 required): one\n"
+      "          /spikes/AREA group per area, timestamps = burst numbers,\n"
+      "          node_ids = index within the area, sorted by time.  Builds\n"
+      "          without libhdf5-dev lack it and say so (exit 2).\n" },
     { "network", cmd_network, "build a network and describe it",
       "usage: npusim network NETWORK.ini [--export=DIR] [--json] [--set SECTION.KEY=VALUE]...\n"
       "\n"
