@@ -44,7 +44,6 @@ layout(std430, binding = NPU_B_FIRE_STAMP) buffer FireStampB { uint fire_stamp[]
 layout(std430, binding = NPU_B_FIRE_ID) buffer FireIdB { uint fire_id[]; };
 layout(std430, binding = NPU_B_FIRE_MP) buffer FireMpB { uint fire_mp[]; };  // float bits
 layout(std430, binding = NPU_B_LAST_MP) buffer LastMpB { uint last_mp[]; };  // float bits
-layout(std430, binding = NPU_B_POWER) readonly buffer PowerB { uint power_id[]; };
 layout(std430, binding = NPU_B_CTL) buffer CtlB { uint ctl[]; };
 layout(std430, binding = NPU_B_INJECT) readonly buffer InjectB { uint inject[]; };
 layout(std430, binding = NPU_B_OUT) buffer OutB { uint outw[]; };
@@ -303,6 +302,13 @@ uint fx_pcg(uint x)
     uint s = x * 747796405u + 2891336453u;
     uint w = ((s >> ((s >> 28) + 4u)) ^ s) * 277803737u;
     return (w >> 22) ^ w;
+}
+
+// npu_fx_pick_hash: the hash a random stimulus compares with its threshold
+// for neuron i (key mixes the scenario seed, the stimulus and the burst).
+uint fx_pick_hash(uint key, uint i)
+{
+    return fx_pcg(fx_pcg(i) ^ key);
 }
 
 float fx_uniform(uint i, uint b)

@@ -36,11 +36,27 @@
 #define NPU_B_FIRE_ID 11    /* uint[2n]: fire list of the even / odd burst (unordered) */
 #define NPU_B_FIRE_MP 12    /* float[2n]: mp at firing, same order */
 #define NPU_B_LAST_MP 13    /* float[n]: mp at the neuron's last fire (dense propagation) */
-#define NPU_B_POWER 14      /* uint[n_power]: ids of the power neurons */
-#define NPU_B_CTL 15        /* struct npu_gpu_ctl */
-#define NPU_B_INJECT 16     /* per slot, uint[3 * stimuli]: id, q low, q high */
-#define NPU_B_OUT 17        /* per slot, uint: off[batch+1], ids, mp bits */
-#define NPU_B_COUNT 18
+#define NPU_B_CTL 14        /* struct npu_gpu_ctl */
+#define NPU_B_INJECT 15     /* per slot: the batch's explicit stimuli, uint[3 * entries]
+                             * (id, q low, q high), then its ranges at word range_base,
+                             * NPU_RANGE_WORDS each (power included) */
+#define NPU_B_OUT 16        /* per slot, uint: off[batch+1], ids, mp bits */
+#define NPU_B_COUNT 17
+
+/* A range stimulus in INJECT (struct npu_inject_range, plus where its
+ * threads start): neuron first + t of [first, first + count) gets q when
+ * all != 0 or npu_fx_pick_hash(key, first + t) < threshold.  Thread v of a
+ * burst's stimulus dispatch handles explicit entry v when v < inject_count,
+ * else neuron v - vstart of the range with the largest vstart <= v. */
+#define NPU_RANGE_FIRST 0
+#define NPU_RANGE_COUNT 1
+#define NPU_RANGE_KEY 2
+#define NPU_RANGE_THRESHOLD 3
+#define NPU_RANGE_ALL 4
+#define NPU_RANGE_Q_LO 5
+#define NPU_RANGE_Q_HI 6
+#define NPU_RANGE_VSTART 7
+#define NPU_RANGE_WORDS 8
 
 /* Area flags (npu_gpu_area.snooze_flags >> 16). */
 #define NPU_AF_LIMIT 1u
@@ -64,6 +80,7 @@
                                 * lt | le << 1 | gt << 2 | ge << 3 */
 #define NPU_TEST_EXACT_WORDS 7u
 #define NPU_TEST_FIRES 6u      /* in: (excitability bits, i, b) -> out: fx_fires */
+#define NPU_TEST_PICK 7u       /* in: (key, i) pairs -> out: fx_pick_hash */
 
 /* Dense-or-sparse choice: the dense kernel runs when count * 256 >= n * ratio. */
 #define NPU_DENSE_SCALE 256u
@@ -99,18 +116,18 @@ struct npu_gpu_push {
     NPU_UINT burst;        /* burst number, from 1 */
     NPU_UINT parity;       /* burst & 1: which half of the candidate / fire lists is this burst's */
     NPU_UINT j;            /* burst index inside the batch */
-    NPU_UINT inject_off;   /* first stimulus of this burst in INJECT */
+    NPU_UINT inject_off;   /* first explicit stimulus of this burst in INJECT */
     NPU_UINT inject_count;
     NPU_UINT ids_base;     /* OUT word of the first fire id */
     NPU_UINT mp_base;      /* OUT word of the first fire mp */
-    NPU_UINT n_power;
+    NPU_UINT range_base;   /* INJECT word of the batch's first range */
+    NPU_UINT range_off;    /* first range of this burst */
+    NPU_UINT range_count;
+    NPU_UINT stim_total;   /* inject_count + the neurons of this burst's ranges */
     NPU_UINT prop_ratio;   /* dense propagation when fires * 256 >= n * prop_ratio */
     NPU_UINT dyn_ratio;    /* dense dynamics when candidates * 256 >= n * dyn_ratio */
     NPU_UINT group_cap;    /* most workgroups per dispatch; kernels loop over the rest */
     NPU_UINT mode;         /* setup / test mode */
-    NPU_UINT power_lo;     /* Q16 power amount, two's complement int64 */
-    NPU_UINT power_hi;
-    NPU_UINT pad;
 };
 
 #ifndef VULKAN

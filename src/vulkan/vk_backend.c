@@ -6,8 +6,6 @@
  * before and reads the fire lists after.  docs/vulkan.md has the picture. */
 #include "vk_backend.h"
 
-#include "inject.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,8 +29,17 @@
 #define DEFAULT_DYN_RATIO 64u    /* a quarter are candidates */
 #define NEVER_DENSE_RATIO 512u
 
+/* Where one burst's stimuli lie in the slot's INJECT buffer. */
+struct vk_stim {
+    uint32_t inject_off, inject_count;   /* explicit entries */
+    uint32_t range_off, range_count;     /* ranges, power included */
+    uint32_t total;                      /* threads of the stimulus dispatch */
+};
+
 struct vk_slot {
     struct npu_vk_buf inject;
+    struct vk_stim *stim;   /* [batch] */
+    uint32_t range_base;    /* INJECT word of the first range */
     struct npu_vk_buf out;
     VkDescriptorSet set;
     VkCommandBuffer cb;
@@ -44,7 +51,6 @@ struct vk_slot {
 struct vk_backend {
     struct npu_backend base;
     struct npu_vk_ctx ctx;
-    struct npu_inject_buf flat;    /* range stimuli expanded on the host */
     struct npu_vk_pipes pipes;
     VkDescriptorPool dpool;
     struct npu_vk_buf buf[N_DEVICE_BUFFERS];
@@ -53,8 +59,8 @@ struct vk_backend {
     struct npu_backend_cfg cfg;
     bool uploaded;
     uint32_t n;
-    uint32_t n_power;
-    int64_t power_q;
+    struct npu_inject_range *power;   /* one all-neurons range per power area */
+    uint32_t n_power;                 /* power ranges; 0 when the amount is 0 */
     uint32_t batch;
     uint32_t next_burst;
     unsigned head;          /* oldest slot in flight */
@@ -86,6 +92,7 @@ static void vk_destroy(struct npu_backend *be_)
         for (int s = 0; s < N_SLOTS; s++) {
             npu_vk_buf_destroy(ctx, &be->slot[s].inject);
             npu_vk_buf_destroy(ctx, &be->slot[s].out);
+            free(be->slot[s].stim);
             if (be->slot[s].fence)
                 ctx->vk.DestroyFence(ctx->device, be->slot[s].fence, NULL);
         }
@@ -100,7 +107,7 @@ static void vk_destroy(struct npu_backend *be_)
     free(be->c_id);
     free(be->c_mp);
     free(be->c_key);
-    npu_inject_buf_free(&be->flat);
+    free(be->power);
     free(be);
 }
 
@@ -239,12 +246,12 @@ static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
 
 static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
-    "cand_stamp", "cand_list", "fire_stamp", "fire_id", "fire_mp", "last_mp", "power", "ctl",
+    "cand_stamp", "cand_list", "fire_stamp", "fire_id", "fire_mp", "last_mp", "ctl",
 };
 
 /* Sizes every buffer, picks the batch, and refuses what cannot fit before
  * anything is allocated. */
-static int plan(struct vk_backend *be, const struct npu_net *net, uint32_t n_power,
+static int plan(struct vk_backend *be, const struct npu_net *net,
                 uint64_t size[N_DEVICE_BUFFERS], struct npu_err *err)
 {
     const VkPhysicalDeviceLimits *lim = &be->ctx.props.limits;
@@ -263,7 +270,6 @@ static int plan(struct vk_backend *be, const struct npu_net *net, uint32_t n_pow
     size[NPU_B_FIRE_ID] = 2 * n * 4;
     size[NPU_B_FIRE_MP] = 2 * n * 4;
     size[NPU_B_LAST_MP] = n * 4;
-    size[NPU_B_POWER] = (uint64_t)n_power * 4;
     size[NPU_B_CTL] = sizeof(struct npu_gpu_ctl);
 
     uint64_t range = lim->maxStorageBufferRange;
@@ -354,7 +360,6 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     struct npu_vk_ctx *ctx = &be->ctx;
     uint64_t size[N_DEVICE_BUFFERS];
     struct npu_gpu_area *areas = NULL;
-    uint32_t *power = NULL;
     int rc;
 
     if (be->in_flight)
@@ -365,12 +370,8 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
         return rc;
 
     be->n = net->n_neurons;
-    be->power_q = params ? params->power_q : 0;
-    uint32_t n_power = 0;
-    for (uint32_t a = 0; a < net->n_areas; a++)
-        if (net->areas[a].power)
-            n_power += net->areas[a].count;
-    rc = plan(be, net, n_power, size, err);
+    int64_t power_q = params ? params->power_q : 0;
+    rc = plan(be, net, size, err);
     if (rc)
         return rc;
     for (int b = 0; b < N_DEVICE_BUFFERS; b++) {
@@ -386,16 +387,25 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
                                    NPU_VK_HOST, err);
         if (rc)
             goto error;
+        free(be->slot[s].stim);
+        be->slot[s].stim = calloc(be->batch, sizeof(struct vk_stim));
+        if (!be->slot[s].stim) {
+            rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+            goto error;
+        }
         update_set(be, &be->slot[s]);
     }
 
+    /* Power (step 4) is a range with every neuron of each power area, added
+     * to every burst's ranges; the stimulus kernel expands it. */
+    free(be->power);
+    be->power = calloc(net->n_areas ? net->n_areas : 1, sizeof(*be->power));
     areas = calloc(net->n_areas ? net->n_areas : 1, sizeof(*areas));
-    power = calloc(n_power ? n_power : 1, sizeof(*power));
-    if (!areas || !power) {
+    if (!areas || !be->power) {
         rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
         goto error;
     }
-    uint32_t np = 0;
+    be->n_power = 0;
     for (uint32_t a = 0; a < net->n_areas; a++) {
         const struct npu_area *ar = &net->areas[a];
         uint32_t flags = (ar->has_limit ? NPU_AF_LIMIT : 0) |
@@ -410,11 +420,11 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
             .refractory_cfl = ar->refractory | (uint32_t)ar->cfl << 16,
             .snooze_flags = ar->snooze | flags << 16,
         };
-        if (ar->power)
-            for (uint32_t k = 0; k < ar->count; k++)
-                power[np++] = ar->base + k;
+        if (ar->power && power_q != 0 && ar->count > 0)
+            be->power[be->n_power++] = (struct npu_inject_range){
+                .first = ar->base, .count = ar->count, .all = 1, .q = power_q,
+            };
     }
-    be->n_power = np;
 
     /* uint16 arrays are uploaded as they lie in memory: two per 32-bit word,
      * the even index in the low half (little-endian hosts and devices). */
@@ -431,8 +441,6 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     if (!rc)
         rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_SYN_WP], net->syn_wp,
                               net->n_synapses * 2, err);
-    if (!rc)
-        rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_POWER], power, size[NPU_B_POWER], err);
     for (int b = NPU_B_MP; !rc && b <= NPU_B_LAST_MP; b++)
         rc = npu_vk_buf_fill(ctx, &be->buf[b], 0, err);
     if (rc)
@@ -450,11 +458,9 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     be->next_burst = 1;
     be->uploaded = true;
     free(areas);
-    free(power);
     return NPU_OK;
 error:
     free(areas);
-    free(power);
     free_device_buffers(be);
     return rc;
 }
@@ -513,12 +519,9 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .j = j,
         .ids_base = batch + 1,
         .mp_base = batch + 1 + batch * be->n,
-        .n_power = be->n_power,
         .prop_ratio = be->prop_ratio,
         .dyn_ratio = be->dyn_ratio,
         .group_cap = be->group_cap,
-        .power_lo = (uint32_t)(uint64_t)be->power_q,
-        .power_hi = (uint32_t)((uint64_t)be->power_q >> 32),
     };
 }
 
@@ -547,15 +550,16 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
             dispatch_indirect(be, cb, NPU_K_COMPACT, &prev, NPU_ARGS_COMPACT);
         }
         dispatch_indirect(be, cb, NPU_K_RESET, &pc, NPU_ARGS_RESET);
-        pc.inject_off = in->off[j] - in->off[0];
-        pc.inject_count = in->off[j + 1] - in->off[j];
-        if (pc.inject_count)
-            dispatch(be, cb, NPU_K_INJECT, &pc, groups_for(be, pc.inject_count));
+        const struct vk_stim *st = &sl->stim[j];
+        pc.inject_off = st->inject_off;
+        pc.inject_count = st->inject_count;
+        pc.range_base = sl->range_base;
+        pc.range_off = st->range_off;
+        pc.range_count = st->range_count;
+        pc.stim_total = st->total;
+        if (st->total)
+            dispatch(be, cb, NPU_K_INJECT, &pc, groups_for(be, st->total));
         barrier(&be->ctx, cb);
-        if (be->n_power && be->power_q) {
-            dispatch(be, cb, NPU_K_POWER, &pc, groups_for(be, be->n_power));
-            barrier(&be->ctx, cb);
-        }
         dispatch_indirect(be, cb, NPU_K_PROP_SPARSE, &pc, NPU_ARGS_PROP_SPARSE);
         dispatch_indirect(be, cb, NPU_K_PROP_DENSE, &pc, NPU_ARGS_PROP_DENSE);
         barrier(&be->ctx, cb);
@@ -605,6 +609,79 @@ static int ensure_host(struct vk_backend *be, struct vk_slot *sl, struct npu_vk_
     return NPU_OK;
 }
 
+static int bad_range(const struct vk_backend *be, const struct npu_inject_range *r,
+                     struct npu_err *err)
+{
+    return npu_err_set(err, NPU_E_INTERNAL, "vulkan: range stimulus [%u, +%u) of %u neurons",
+                       r->first, r->count, be->n);
+}
+
+/* Fills the slot's INJECT buffer: the batch's explicit entries, then its
+ * ranges with each burst's power ranges appended, and where each burst's
+ * part is.  O(entries + ranges): the kernel expands the ranges. */
+static int write_stimuli(struct vk_backend *be, struct vk_slot *sl, const struct npu_inject *in,
+                         struct npu_err *err)
+{
+    uint64_t n_stim = in->off[in->count] - in->off[0];
+    uint64_t n_ranges = (uint64_t)be->n_power * in->count;
+    if (in->range_off)
+        n_ranges += in->range_off[in->count] - in->range_off[0];
+    uint64_t range_base = 3 * n_stim;
+    int rc = ensure_host(be, sl, &sl->inject, range_base + NPU_RANGE_WORDS * n_ranges, err);
+    if (rc)
+        return rc;
+    if (range_base > UINT32_MAX)
+        return npu_err_set(err, NPU_E_RESOURCE, "vulkan: too many stimuli in one batch");
+    uint32_t *w = sl->inject.map;
+    for (uint64_t k = 0; k < n_stim; k++) {
+        uint32_t id = in->id[in->off[0] + k];
+        if (id >= be->n)
+            return npu_err_set(err, NPU_E_INTERNAL, "vulkan: stimulus for neuron %u of %u",
+                               id, be->n);
+        uint64_t q = (uint64_t)in->q[in->off[0] + k];
+        w[3 * k] = id;
+        w[3 * k + 1] = (uint32_t)q;
+        w[3 * k + 2] = (uint32_t)(q >> 32);
+    }
+    sl->range_base = (uint32_t)range_base;
+    uint32_t *rw = w + range_base;
+    uint32_t nr = 0;
+    for (uint32_t j = 0; j < in->count; j++) {
+        struct vk_stim *st = &sl->stim[j];
+        st->inject_off = in->off[j] - in->off[0];
+        st->inject_count = in->off[j + 1] - in->off[j];
+        st->range_off = nr;
+        uint64_t total = st->inject_count;
+        uint32_t g0 = in->range_off ? in->range_off[j] : 0;
+        uint32_t g1 = in->range_off ? in->range_off[j + 1] : 0;
+        for (uint32_t g = g0; g < g1 + be->n_power; g++) {
+            const struct npu_inject_range *r = g < g1 ? &in->ranges[g] : &be->power[g - g1];
+            if (r->first > be->n || r->count > be->n - r->first)
+                return bad_range(be, r, err);
+            if (r->count == 0 || (!r->all && r->threshold == 0))
+                continue; /* picks nothing */
+            uint32_t *d = rw + (size_t)nr * NPU_RANGE_WORDS;
+            d[NPU_RANGE_FIRST] = r->first;
+            d[NPU_RANGE_COUNT] = r->count;
+            d[NPU_RANGE_KEY] = r->key;
+            d[NPU_RANGE_THRESHOLD] = r->threshold;
+            d[NPU_RANGE_ALL] = r->all ? 1u : 0u;
+            d[NPU_RANGE_Q_LO] = (uint32_t)(uint64_t)r->q;
+            d[NPU_RANGE_Q_HI] = (uint32_t)((uint64_t)r->q >> 32);
+            d[NPU_RANGE_VSTART] = (uint32_t)total;
+            total += r->count;
+            nr++;
+            if (total > UINT32_MAX)
+                return npu_err_set(err, NPU_E_RESOURCE, "vulkan: burst %u stimulates more than "
+                                   "2^32 neurons (use fewer overlapping stimuli)",
+                                   in->first_burst + j);
+        }
+        st->range_count = nr - st->range_off;
+        st->total = (uint32_t)total;
+    }
+    return NPU_OK;
+}
+
 static int vk_submit(struct npu_backend *be_, const struct npu_inject *in, struct npu_err *err)
 {
     struct vk_backend *be = to_vk(be_);
@@ -623,29 +700,9 @@ static int vk_submit(struct npu_backend *be_, const struct npu_inject *in, struc
                            in->first_burst, be->next_burst);
     struct vk_slot *sl = &be->slot[(be->head + be->in_flight) % N_SLOTS];
 
-    /* Range stimuli (whole areas, random P) are expanded on the host for
-     * now; the kernel takes explicit (id, q) entries only. */
-    if (in->range_off && in->range_off[in->count] > in->range_off[0]) {
-        rc = npu_inject_flatten(in, &be->flat, err);
-        if (rc)
-            return rc;
-        in = &be->flat.view;
-    }
-    uint64_t n_stim = in->off[in->count] - in->off[0];
-    rc = ensure_host(be, sl, &sl->inject, 3 * n_stim, err);
+    rc = write_stimuli(be, sl, in, err);
     if (rc)
         return rc;
-    uint32_t *w = sl->inject.map;
-    for (uint64_t k = 0; k < n_stim; k++) {
-        uint32_t id = in->id[in->off[0] + k];
-        if (id >= be->n)
-            return npu_err_set(err, NPU_E_INTERNAL, "vulkan: stimulus for neuron %u of %u",
-                               id, be->n);
-        uint64_t q = (uint64_t)in->q[in->off[0] + k];
-        w[3 * k] = id;
-        w[3 * k + 1] = (uint32_t)q;
-        w[3 * k + 2] = (uint32_t)(q >> 32);
-    }
     ((uint32_t *)sl->out.map)[0] = 0; /* off[0]; setup.comp writes the rest */
 
     VK_CHECK(ctx->vk.ResetCommandBuffer(sl->cb, 0));

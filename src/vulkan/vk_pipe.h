@@ -9,7 +9,6 @@
 enum npu_vk_kernel {
     NPU_K_RESET,
     NPU_K_INJECT,
-    NPU_K_POWER,
     NPU_K_PROP_SPARSE,
     NPU_K_PROP_DENSE,
     NPU_K_DYN_SPARSE,

@@ -26,18 +26,6 @@ static const uint32_t spv_inject_2[] =
 #include "inject.2.spv.h"
 ;
 
-static const uint32_t spv_power_0[] =
-#include "power.0.spv.h"
-;
-
-static const uint32_t spv_power_1[] =
-#include "power.1.spv.h"
-;
-
-static const uint32_t spv_power_2[] =
-#include "power.2.spv.h"
-;
-
 static const uint32_t spv_prop_sparse_0[] =
 #include "prop_sparse.0.spv.h"
 ;
@@ -128,7 +116,6 @@ static const uint32_t spv_test_arith_2[] =
 const struct npu_vk_spirv npu_vk_spirv[NPU_K_COUNT] = {
     [NPU_K_RESET] = K(reset),
     [NPU_K_INJECT] = K(inject),
-    [NPU_K_POWER] = K(power),
     [NPU_K_PROP_SPARSE] = K(prop_sparse),
     [NPU_K_PROP_DENSE] = K(prop_dense),
     [NPU_K_DYN_SPARSE] = K(dyn_sparse),
