@@ -111,12 +111,15 @@ static struct npu_net *random_net(void)
     struct npu_net *net = calloc(1, sizeof(*net));
     net->n_areas = 1 + below(6);
     net->areas = calloc(net->n_areas, sizeof(*net->areas));
+    /* One network in six is large (up to ~30k neurons): many blocks of the
+     * ordered compaction (NPU_FIRE_BLOCK neurons each) and of its prefix sum. */
+    uint32_t scale = below(6) == 0 ? 8 : 1;
     uint32_t n = 0;
     for (uint32_t a = 0; a < net->n_areas; a++) {
         struct npu_area *ar = &net->areas[a];
         snprintf(ar->name, sizeof(ar->name), "area%u", a);
-        ar->dim[0] = 1 + below(12);
-        ar->dim[1] = 1 + below(6);
+        ar->dim[0] = 1 + below(12 * scale);
+        ar->dim[1] = 1 + below(6 * scale);
         ar->dim[2] = 1 + below(3);
         ar->count = ar->dim[0] * ar->dim[1] * ar->dim[2];
         ar->base = n;

@@ -24,7 +24,12 @@
 #define MAX_AUTO_BATCH 256u
 #define INITIAL_INJECT_WORDS 4096u
 
-/* Dense kernels run when count * 256 >= n * ratio (shaders/setup.comp). */
+/* The dynamics kernel runs on a fixed grid of at most this many workgroups
+ * (grid-stride loops), so no setup pass has to size it; NPUSIM_VK_DYN_GROUPS
+ * overrides it for tuning. */
+#define DEFAULT_DYN_GROUPS 2048u
+
+/* Dense kernels run when count * 256 >= n * ratio (shaders/common.glsl). */
 #define DEFAULT_PROP_RATIO 128u  /* half the neurons fired */
 #define DEFAULT_DYN_RATIO 64u    /* a quarter are candidates */
 #define NEVER_DENSE_RATIO 512u
@@ -65,15 +70,10 @@ struct vk_backend {
     uint32_t next_burst;
     unsigned head;          /* oldest slot in flight */
     unsigned in_flight;
-    uint32_t prop_ratio, dyn_ratio, group_cap;
-
-    /* What collect() returns; reused. */
-    uint32_t *c_off;
-    uint32_t *c_id;
-    float *c_mp;
-    uint64_t *c_key;
-    size_t c_cap;           /* entries of c_id / c_mp / c_key */
-    uint32_t c_off_cap;
+    uint32_t prop_ratio, dyn_ratio, group_cap, dyn_groups_max;
+    uint32_t dyn_groups, fire_blocks;
+    uint8_t *area_accumulate; /* [n_areas], for read_state's reset */
+    uint32_t n_areas;
 };
 
 static struct vk_backend *to_vk(struct npu_backend *be)
@@ -103,10 +103,7 @@ static void vk_destroy(struct npu_backend *be_)
         npu_vk_pipes_destroy(ctx, &be->pipes);
     }
     npu_vk_ctx_destroy(ctx); /* frees the command buffers with the pool */
-    free(be->c_off);
-    free(be->c_id);
-    free(be->c_mp);
-    free(be->c_key);
+    free(be->area_accumulate);
     free(be->power);
     free(be);
 }
@@ -189,6 +186,10 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     be->group_cap = ctx->props.limits.maxComputeWorkGroupCount[0];
     if (be->group_cap > 65535u)
         be->group_cap = 65535u;
+    const char *dg = getenv("NPUSIM_VK_DYN_GROUPS");
+    be->dyn_groups_max = dg && atoi(dg) > 0 ? (uint32_t)atoi(dg) : DEFAULT_DYN_GROUPS;
+    if (be->dyn_groups_max > be->group_cap)
+        be->dyn_groups_max = be->group_cap;
     *out = &be->base;
     return NPU_OK;
 error:
@@ -246,7 +247,8 @@ static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
 
 static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
-    "cand_stamp", "cand_list", "fire_stamp", "fire_id", "fire_mp", "last_mp", "ctl",
+    "cand_stamp", "cand_list", "fire_stamp", "fire_id", "fire_mp", "last_mp", "fire_bits",
+    "block", "ctl",
 };
 
 /* Sizes every buffer, picks the batch, and refuses what cannot fit before
@@ -270,6 +272,8 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
     size[NPU_B_FIRE_ID] = 2 * n * 4;
     size[NPU_B_FIRE_MP] = 2 * n * 4;
     size[NPU_B_LAST_MP] = n * 4;
+    size[NPU_B_FIRE_BITS] = (n + 31) / 32 * 4;
+    size[NPU_B_BLOCK] = 2 * ((n + NPU_FIRE_BLOCK - 1) / NPU_FIRE_BLOCK) * 4;
     size[NPU_B_CTL] = sizeof(struct npu_gpu_ctl);
 
     uint64_t range = lim->maxStorageBufferRange;
@@ -400,8 +404,11 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
      * to every burst's ranges; the stimulus kernel expands it. */
     free(be->power);
     be->power = calloc(net->n_areas ? net->n_areas : 1, sizeof(*be->power));
+    free(be->area_accumulate);
+    be->area_accumulate = calloc(net->n_areas ? net->n_areas : 1, 1);
+    be->n_areas = net->n_areas;
     areas = calloc(net->n_areas ? net->n_areas : 1, sizeof(*areas));
-    if (!areas || !be->power) {
+    if (!areas || !be->power || !be->area_accumulate) {
         rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
         goto error;
     }
@@ -420,6 +427,7 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
             .refractory_cfl = ar->refractory | (uint32_t)ar->cfl << 16,
             .snooze_flags = ar->snooze | flags << 16,
         };
+        be->area_accumulate[a] = ar->accumulate;
         if (ar->power && power_q != 0 && ar->count > 0)
             be->power[be->n_power++] = (struct npu_inject_range){
                 .first = ar->base, .count = ar->count, .all = 1, .q = power_q,
@@ -441,20 +449,21 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     if (!rc)
         rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_SYN_WP], net->syn_wp,
                               net->n_synapses * 2, err);
-    for (int b = NPU_B_MP; !rc && b <= NPU_B_LAST_MP; b++)
+    for (int b = NPU_B_MP; !rc && b <= NPU_B_BLOCK; b++)
         rc = npu_vk_buf_fill(ctx, &be->buf[b], 0, err);
     if (rc)
         goto error;
 
-    /* Burst 1 has nothing to reset or propagate: zero counts, empty dispatches. */
+    /* Burst 1 has nothing to propagate: zero counts, an empty dispatch. */
     uint32_t ctl[NPU_CTL_WORDS] = { 0 };
-    for (int w = NPU_ARGS_RESET; w + 2 < NPU_CTL_WORDS; w += 3) {
-        ctl[w + 1] = 1;
-        ctl[w + 2] = 1;
-    }
+    ctl[NPU_ARGS_PROP + 1] = 1;
+    ctl[NPU_ARGS_PROP + 2] = 1;
     rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_CTL], ctl, sizeof(ctl), err);
     if (rc)
         goto error;
+    be->fire_blocks = (uint32_t)((net->n_neurons + (uint64_t)NPU_FIRE_BLOCK - 1) / NPU_FIRE_BLOCK);
+    uint32_t dg = (uint32_t)(((uint64_t)net->n_neurons + NPU_WG - 1) / NPU_WG);
+    be->dyn_groups = dg < be->dyn_groups_max ? (dg ? dg : 1) : be->dyn_groups_max;
     be->next_burst = 1;
     be->uploaded = true;
     free(areas);
@@ -525,6 +534,12 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
     };
 }
 
+static uint32_t groups_for_blocks(const struct vk_backend *be)
+{
+    return be->fire_blocks < be->group_cap ? (be->fire_blocks ? be->fire_blocks : 1)
+                                           : be->group_cap;
+}
+
 /* Records bursts first_burst .. first_burst+count-1 (see docs/vulkan.md). */
 static void record_batch(struct vk_backend *be, struct vk_slot *sl,
                          const struct npu_inject *in)
@@ -545,11 +560,13 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
                               &sl->set, 0, NULL);
     for (uint32_t j = 0; j < in->count; j++) {
         struct npu_gpu_push pc = push_for(be, in->first_burst, j, batch);
+        /* phase 1: compaction of b-1 (bits, blocks, last_mp) next to the
+         * stimuli and propagation of b (FCL, candidates): disjoint writes;
+         * the FCL adds are atomics. */
         if (j > 0) {
             struct npu_gpu_push prev = push_for(be, in->first_burst, j - 1, batch);
-            dispatch_indirect(be, cb, NPU_K_COMPACT, &prev, NPU_ARGS_COMPACT);
+            dispatch(be, cb, NPU_K_COMPACT, &prev, groups_for_blocks(be));
         }
-        dispatch_indirect(be, cb, NPU_K_RESET, &pc, NPU_ARGS_RESET);
         const struct vk_stim *st = &sl->stim[j];
         pc.inject_off = st->inject_off;
         pc.inject_count = st->inject_count;
@@ -559,22 +576,15 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
         pc.stim_total = st->total;
         if (st->total)
             dispatch(be, cb, NPU_K_INJECT, &pc, groups_for(be, st->total));
+        dispatch_indirect(be, cb, NPU_K_PROP, &pc, NPU_ARGS_PROP);
         barrier(&be->ctx, cb);
-        dispatch_indirect(be, cb, NPU_K_PROP_SPARSE, &pc, NPU_ARGS_PROP_SPARSE);
-        dispatch_indirect(be, cb, NPU_K_PROP_DENSE, &pc, NPU_ARGS_PROP_DENSE);
+        dispatch(be, cb, NPU_K_DYN, &pc, be->dyn_groups);
         barrier(&be->ctx, cb);
-        pc.mode = NPU_SETUP_DYN;
-        dispatch(be, cb, NPU_K_SETUP, &pc, 1);
-        barrier(&be->ctx, cb);
-        dispatch_indirect(be, cb, NPU_K_DYN_SPARSE, &pc, NPU_ARGS_DYN_SPARSE);
-        dispatch_indirect(be, cb, NPU_K_DYN_DENSE, &pc, NPU_ARGS_DYN_DENSE);
-        barrier(&be->ctx, cb);
-        pc.mode = NPU_SETUP_NEXT;
         dispatch(be, cb, NPU_K_SETUP, &pc, 1);
         barrier(&be->ctx, cb);
     }
     struct npu_gpu_push last = push_for(be, in->first_burst, in->count - 1, batch);
-    dispatch_indirect(be, cb, NPU_K_COMPACT, &last, NPU_ARGS_COMPACT);
+    dispatch(be, cb, NPU_K_COMPACT, &last, groups_for_blocks(be));
     const VkMemoryBarrier to_host = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
@@ -729,40 +739,6 @@ error:
     return rc;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int grow_collected(struct vk_backend *be, uint32_t count, size_t fires,
-                          struct npu_err *err)
-{
-    if (count + 1 > be->c_off_cap) {
-        uint32_t *p = realloc(be->c_off, (count + 1) * sizeof(*p));
-        if (!p)
-            return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
-        be->c_off = p;
-        be->c_off_cap = count + 1;
-    }
-    if (fires > be->c_cap) {
-        size_t cap = fires;
-        uint32_t *id = realloc(be->c_id, cap * sizeof(*id));
-        if (id)
-            be->c_id = id;
-        float *mp = realloc(be->c_mp, cap * sizeof(*mp));
-        if (mp)
-            be->c_mp = mp;
-        uint64_t *key = realloc(be->c_key, cap * sizeof(*key));
-        if (key)
-            be->c_key = key;
-        if (!id || !mp || !key)
-            return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %zu fires", fires);
-        be->c_cap = cap;
-    }
-    return NPU_OK;
-}
-
 static int vk_collect(struct npu_backend *be_, struct npu_fires *out, struct npu_err *err)
 {
     struct vk_backend *be = to_vk(be_);
@@ -786,46 +762,37 @@ static int vk_collect(struct npu_backend *be_, struct npu_fires *out, struct npu
     if (rc)
         return rc;
 
+    /* The device wrote each burst's fires in ascending id order (ordered
+     * compaction), so they are returned in place, in the mapped readback
+     * buffer (host-cached where the device has such memory); this pass only
+     * checks them. */
     const uint32_t *w = sl->out.map;
     uint32_t count = sl->count;
-    uint64_t total = w[count];
-    if (total > (uint64_t)count * be->n)
-        return npu_err_set(err, NPU_E_DEVICE, "vulkan: the device reported %llu fires in %u "
-                           "bursts of %u neurons", (unsigned long long)total, count, be->n);
-    rc = grow_collected(be, count, total ? total : 1, err);
-    if (rc)
-        return rc;
     const uint32_t *ids = w + be->batch + 1;
     const uint32_t *mps = ids + (uint64_t)be->batch * be->n;
-    for (uint32_t j = 0; j <= count; j++)
-        be->c_off[j] = w[j];
-    /* The device appends fires in the order its atomics ran; the contract is
-     * ascending ids per burst, so each burst is sorted here (fires are a small
-     * fraction of the neurons, and the sort overlaps the next batch). */
+    if (w[0] != 0 || w[count] > (uint64_t)count * be->n)
+        return npu_err_set(err, NPU_E_DEVICE, "vulkan: the device reported %u fires in %u "
+                           "bursts of %u neurons", w[count], count, be->n);
     for (uint32_t j = 0; j < count; j++) {
-        uint32_t a = be->c_off[j], e = be->c_off[j + 1];
+        uint32_t a = w[j], e = w[j + 1];
         if (a > e)
             return npu_err_set(err, NPU_E_DEVICE, "vulkan: corrupt fire offsets in burst %u",
                                sl->first_burst + j);
-        for (uint32_t k = a; k < e; k++)
-            be->c_key[k] = (uint64_t)ids[k] << 32 | mps[k];
-        qsort(be->c_key + a, e - a, sizeof(uint64_t), cmp_u64);
+        uint32_t prev = 0;
         for (uint32_t k = a; k < e; k++) {
-            uint32_t id = (uint32_t)(be->c_key[k] >> 32);
-            uint32_t bits = (uint32_t)be->c_key[k];
-            if (id >= be->n || (k > a && id <= be->c_id[k - 1]))
+            uint32_t id = ids[k];
+            if (id >= be->n || (k > a && id <= prev))
                 return npu_err_set(err, NPU_E_DEVICE,
-                                   "vulkan: burst %u: fire list holds neuron %u twice or out "
-                                   "of range", sl->first_burst + j, id);
-            be->c_id[k] = id;
-            memcpy(&be->c_mp[k], &bits, sizeof(bits));
+                                   "vulkan: burst %u: fire list holds neuron %u out of order, "
+                                   "twice or out of range", sl->first_burst + j, id);
+            prev = id;
         }
     }
     out->first_burst = sl->first_burst;
     out->count = count;
-    out->off = be->c_off;
-    out->id = be->c_id;
-    out->mp = be->c_mp;
+    out->off = w;
+    out->id = ids;
+    out->mp = (const float *)(const void *)mps;
     return NPU_OK;
 error:
     return rc;
@@ -841,19 +808,39 @@ static int vk_read_state(struct npu_backend *be_, struct npu_state *out, struct 
     int rc = npu_state_alloc(out, be->n, err);
     if (rc)
         return rc;
-    uint32_t *cc = malloc((be->n ? be->n : 1) * sizeof(*cc));
-    if (!cc) {
+    size_t n1 = be->n ? be->n : 1;
+    uint32_t *cc = malloc(n1 * sizeof(*cc));
+    uint32_t *stamp = malloc(n1 * sizeof(*stamp));
+    uint16_t *area_of = malloc((n1 + 1) * sizeof(*area_of));
+    if (!cc || !stamp || !area_of) {
+        free(cc);
+        free(stamp);
+        free(area_of);
         npu_state_free(out);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
     }
     rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_MP], out->mp, (uint64_t)be->n * 4, err);
     if (!rc)
         rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CC], cc, (uint64_t)be->n * 4, err);
+    if (!rc)
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_STAMP], stamp, (uint64_t)be->n * 4,
+                             err);
+    if (!rc)
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_AREA_OF], area_of,
+                             (uint64_t)(be->n + 1) / 2 * 4, err);
+    /* The dynamics kernel does step 1 (reset) by not reading the stored mp
+     * of a neuron that does not accumulate; the state the CPU holds has it
+     * reset unless it was a candidate of the last burst. */
+    uint32_t last = be->next_burst - 1;
     for (uint32_t i = 0; !rc && i < be->n; i++) {
         out->countdown[i] = (uint16_t)(cc[i] & 0xffffu);
         out->cfc[i] = (uint16_t)(cc[i] >> 16);
+        if (area_of[i] < be->n_areas && !be->area_accumulate[area_of[i]] && stamp[i] != last)
+            out->mp[i] = 0.0f;
     }
     free(cc);
+    free(stamp);
+    free(area_of);
     if (rc)
         npu_state_free(out);
     return rc;
