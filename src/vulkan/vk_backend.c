@@ -41,7 +41,14 @@ struct vk_stim {
     uint32_t total;                      /* threads of the stimulus dispatch */
 };
 
+/* Timestamp labels: a query's label says what ran since the previous one. */
+#define TS_START NPU_K_COUNT
+#define TS_BATCH (NPU_K_COUNT + 1)
+
 struct vk_slot {
+    VkQueryPool qpool;      /* timestamps; VK_NULL_HANDLE when the queue has none */
+    uint32_t n_queries;     /* written by the recorded batch */
+    uint8_t *qlabel;        /* [queries]: kernel (NPU_K_*), TS_START or TS_BATCH */
     struct npu_vk_buf inject;
     struct vk_stim *stim;   /* [batch] */
     uint32_t range_base;    /* INJECT word of the first range */
@@ -74,11 +81,61 @@ struct vk_backend {
     uint32_t dyn_groups, fire_blocks;
     uint8_t *area_accumulate; /* [n_areas], for read_state's reset */
     uint32_t n_areas;
+
+    /* Device timestamps (docs/vulkan.md, "Measuring"). */
+    bool timestamps;        /* the queue has them */
+    bool profile;           /* NPUSIM_VK_PROFILE=1: one per kernel, printed at destroy */
+    uint32_t max_queries;
+    uint64_t *qres;
+    double device_ns;       /* sum over collected batches of end - start */
+    double kernel_ns[NPU_K_COUNT];
+    uint64_t kernel_runs[NPU_K_COUNT];
+    uint64_t batches, bursts;
 };
 
 static struct vk_backend *to_vk(struct npu_backend *be)
 {
     return (struct vk_backend *)be;
+}
+
+static void print_profile(const struct vk_backend *be)
+{
+    /* A testing and tuning knob (NPUSIM_VK_PROFILE=1), hence stderr. */
+    fprintf(stderr, "npusim vulkan profile: %s\n", be->base.device);
+    if (!be->timestamps) {
+        fprintf(stderr, "  the queue has no timestamps\n");
+        return;
+    }
+    double per = be->bursts ? be->device_ns / 1e3 / (double)be->bursts : 0.0;
+    fprintf(stderr, "  %llu batches (batch %u), %llu bursts; device busy %.6f s, %.2f us/burst; "
+            "readback %s\n", (unsigned long long)be->batches, be->batch,
+            (unsigned long long)be->bursts, be->device_ns * 1e-9, per,
+            be->slot[0].out.cached ? "host-cached" : "NOT host-cached (slow host reads)");
+    fprintf(stderr, "  per kernel (each dispatch followed by a barrier and a timestamp, so "
+            "nothing overlaps):\n");
+    for (int k = 0; k < NPU_K_COUNT; k++)
+        if (be->kernel_runs[k])
+            fprintf(stderr, "    %-12s %10.3f ms %9llu runs %9.2f us/run %8.2f us/burst %5.1f%%\n",
+                    npu_vk_spirv[k].name, be->kernel_ns[k] / 1e6,
+                    (unsigned long long)be->kernel_runs[k],
+                    be->kernel_ns[k] / 1e3 / (double)be->kernel_runs[k],
+                    be->bursts ? be->kernel_ns[k] / 1e3 / (double)be->bursts : 0.0,
+                    be->device_ns > 0 ? 100.0 * be->kernel_ns[k] / be->device_ns : 0.0);
+}
+
+static void free_queries(struct vk_backend *be)
+{
+    for (int s = 0; s < N_SLOTS; s++) {
+        if (be->slot[s].qpool)
+            be->ctx.vk.DestroyQueryPool(be->ctx.device, be->slot[s].qpool, NULL);
+        be->slot[s].qpool = VK_NULL_HANDLE;
+        free(be->slot[s].qlabel);
+        be->slot[s].qlabel = NULL;
+        be->slot[s].n_queries = 0;
+    }
+    free(be->qres);
+    be->qres = NULL;
+    be->max_queries = 0;
 }
 
 static void vk_destroy(struct npu_backend *be_)
@@ -87,8 +144,11 @@ static void vk_destroy(struct npu_backend *be_)
     if (!be)
         return;
     struct npu_vk_ctx *ctx = &be->ctx;
+    if (be->profile && be->uploaded)
+        print_profile(be);
     if (ctx->device) {
         ctx->vk.DeviceWaitIdle(ctx->device);
+        free_queries(be);
         for (int s = 0; s < N_SLOTS; s++) {
             npu_vk_buf_destroy(ctx, &be->slot[s].inject);
             npu_vk_buf_destroy(ctx, &be->slot[s].out);
@@ -186,6 +246,9 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     be->group_cap = ctx->props.limits.maxComputeWorkGroupCount[0];
     if (be->group_cap > 65535u)
         be->group_cap = 65535u;
+    const char *prof = getenv("NPUSIM_VK_PROFILE");
+    be->profile = prof && strcmp(prof, "1") == 0;
+    be->timestamps = ctx->timestamp_bits > 0 && ctx->props.limits.timestampPeriod > 0.0f;
     const char *dg = getenv("NPUSIM_VK_DYN_GROUPS");
     be->dyn_groups_max = dg && atoi(dg) > 0 ? (uint32_t)atoi(dg) : DEFAULT_DYN_GROUPS;
     if (be->dyn_groups_max > be->group_cap)
@@ -400,6 +463,35 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
         update_set(be, &be->slot[s]);
     }
 
+    free_queries(be);
+    if (be->timestamps) {
+        /* start, end; with profiling one after every dispatch (at most 4
+         * per burst plus the closing compaction) */
+        be->max_queries = be->profile ? 2 + 5 * be->batch : 2;
+        be->qres = calloc(be->max_queries, sizeof(*be->qres));
+        if (!be->qres) {
+            rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+            goto error;
+        }
+        for (int s = 0; s < N_SLOTS; s++) {
+            const VkQueryPoolCreateInfo qinfo = {
+                .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                .queryCount = be->max_queries,
+            };
+            VK_CHECK(ctx->vk.CreateQueryPool(ctx->device, &qinfo, NULL, &be->slot[s].qpool));
+            be->slot[s].qlabel = calloc(be->max_queries, 1);
+            if (!be->slot[s].qlabel) {
+                rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+                goto error;
+            }
+        }
+    }
+    be->device_ns = 0;
+    memset(be->kernel_ns, 0, sizeof(be->kernel_ns));
+    memset(be->kernel_runs, 0, sizeof(be->kernel_runs));
+    be->batches = be->bursts = 0;
+
     /* Power (step 4) is a range with every neuron of each power area, added
      * to every burst's ranges; the stimulus kernel expands it. */
     free(be->power);
@@ -534,6 +626,23 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
     };
 }
 
+/* A timestamp once everything recorded before it has finished; label says
+ * what ran since the previous one.  Profiling puts a barrier and a
+ * timestamp after every dispatch; otherwise only the batch's start and
+ * end are stamped. */
+static void stamp(struct vk_backend *be, struct vk_slot *sl, unsigned label)
+{
+    if (!sl->qpool || sl->n_queries >= be->max_queries)
+        return;
+    if (label < NPU_K_COUNT && !be->profile)
+        return;
+    if (label < NPU_K_COUNT)
+        barrier(&be->ctx, sl->cb);
+    sl->qlabel[sl->n_queries] = (uint8_t)label;
+    be->ctx.vk.CmdWriteTimestamp(sl->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, sl->qpool,
+                                 sl->n_queries++);
+}
+
 static uint32_t groups_for_blocks(const struct vk_backend *be)
 {
     return be->fire_blocks < be->group_cap ? (be->fire_blocks ? be->fire_blocks : 1)
@@ -554,8 +663,12 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
         .srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT,
     };
+    sl->n_queries = 0;
+    if (sl->qpool)
+        vk->CmdResetQueryPool(cb, sl->qpool, 0, be->max_queries);
     vk->CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
                            VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, 0, 1, &top, 0, NULL, 0, NULL);
+    stamp(be, sl, TS_START);
     vk->CmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->pipes.layout, 0, 1,
                               &sl->set, 0, NULL);
     for (uint32_t j = 0; j < in->count; j++) {
@@ -566,6 +679,7 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
         if (j > 0) {
             struct npu_gpu_push prev = push_for(be, in->first_burst, j - 1, batch);
             dispatch(be, cb, NPU_K_COMPACT, &prev, groups_for_blocks(be));
+            stamp(be, sl, NPU_K_COMPACT);
         }
         const struct vk_stim *st = &sl->stim[j];
         pc.inject_off = st->inject_off;
@@ -574,17 +688,24 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
         pc.range_off = st->range_off;
         pc.range_count = st->range_count;
         pc.stim_total = st->total;
-        if (st->total)
+        if (st->total) {
             dispatch(be, cb, NPU_K_INJECT, &pc, groups_for(be, st->total));
+            stamp(be, sl, NPU_K_INJECT);
+        }
         dispatch_indirect(be, cb, NPU_K_PROP, &pc, NPU_ARGS_PROP);
+        stamp(be, sl, NPU_K_PROP);
         barrier(&be->ctx, cb);
         dispatch(be, cb, NPU_K_DYN, &pc, be->dyn_groups);
+        stamp(be, sl, NPU_K_DYN);
         barrier(&be->ctx, cb);
         dispatch(be, cb, NPU_K_SETUP, &pc, 1);
+        stamp(be, sl, NPU_K_SETUP);
         barrier(&be->ctx, cb);
     }
     struct npu_gpu_push last = push_for(be, in->first_burst, in->count - 1, batch);
     dispatch(be, cb, NPU_K_COMPACT, &last, groups_for_blocks(be));
+    stamp(be, sl, NPU_K_COMPACT);
+    stamp(be, sl, TS_BATCH);
     const VkMemoryBarrier to_host = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
@@ -762,6 +883,26 @@ static int vk_collect(struct npu_backend *be_, struct npu_fires *out, struct npu
     if (rc)
         return rc;
 
+    if (sl->n_queries >= 2) {
+        VK_CHECK(ctx->vk.GetQueryPoolResults(ctx->device, sl->qpool, 0, sl->n_queries,
+                                             sl->n_queries * sizeof(uint64_t), be->qres,
+                                             sizeof(uint64_t), VK_QUERY_RESULT_64_BIT |
+                                             VK_QUERY_RESULT_WAIT_BIT));
+        uint64_t mask = ctx->timestamp_bits >= 64 ? UINT64_MAX
+                                                  : (UINT64_C(1) << ctx->timestamp_bits) - 1;
+        double period = ctx->props.limits.timestampPeriod;
+        for (uint32_t q = 1; q < sl->n_queries; q++) {
+            double ns = (double)((be->qres[q] - be->qres[q - 1]) & mask) * period;
+            if (sl->qlabel[q] < NPU_K_COUNT) {
+                be->kernel_ns[sl->qlabel[q]] += ns;
+                be->kernel_runs[sl->qlabel[q]]++;
+            }
+        }
+        be->device_ns += (double)((be->qres[sl->n_queries - 1] - be->qres[0]) & mask) * period;
+    }
+    be->batches++;
+    be->bursts += sl->count;
+
     /* The device wrote each burst's fires in ascending id order (ordered
      * compaction), so they are returned in place, in the mapped readback
      * buffer (host-cached where the device has such memory); this pass only
@@ -898,6 +1039,12 @@ error:
     return rc;
 }
 
+static double vk_device_seconds(struct npu_backend *be_)
+{
+    struct vk_backend *be = to_vk(be_);
+    return be->timestamps ? be->device_ns * 1e-9 : -1.0;
+}
+
 const struct npu_backend_ops npu_backend_vulkan = {
     .name = "vulkan",
     .create = vk_create,
@@ -907,4 +1054,5 @@ const struct npu_backend_ops npu_backend_vulkan = {
     .collect = vk_collect,
     .read_state = vk_read_state,
     .destroy = vk_destroy,
+    .device_seconds = vk_device_seconds,
 };
