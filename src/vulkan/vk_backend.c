@@ -20,7 +20,7 @@
 
 /* The automatic batch size keeps one slot's readback buffer, sized for the
  * worst case (every neuron fires every burst), under this many bytes. */
-#define READBACK_BUDGET (UINT64_C(64) << 20)
+#define READBACK_BUDGET (UINT64_C(256) << 20)
 #define MAX_AUTO_BATCH 256u
 #define INITIAL_INJECT_WORDS 4096u
 
