@@ -44,13 +44,24 @@ layout(std430, binding = NPU_B_FIRE_STAMP) buffer FireStampB { uint fire_stamp[]
 layout(std430, binding = NPU_B_FIRE_ID) buffer FireIdB { uint fire_id[]; };
 layout(std430, binding = NPU_B_FIRE_MP) buffer FireMpB { uint fire_mp[]; };  // float bits
 layout(std430, binding = NPU_B_LAST_MP) buffer LastMpB { uint last_mp[]; };  // float bits
-layout(std430, binding = NPU_B_POWER) readonly buffer PowerB { uint power_id[]; };
+layout(std430, binding = NPU_B_FIRE_BITS) buffer FireBitsB { uint fire_bits[]; };
+layout(std430, binding = NPU_B_BLOCK) buffer BlockB { uint block[]; };
 layout(std430, binding = NPU_B_CTL) buffer CtlB { uint ctl[]; };
 layout(std430, binding = NPU_B_INJECT) readonly buffer InjectB { uint inject[]; };
 layout(std430, binding = NPU_B_OUT) buffer OutB { uint outw[]; };
 
-#define CTL_CAND_COUNT 0u
-#define CTL_FIRE_COUNT 2u
+#define CTL_CAND_COUNT NPU_CTL_CAND_COUNT
+#define CTL_FIRE_COUNT NPU_CTL_FIRE_COUNT
+
+uint fire_blocks()
+{
+    return (pc.n + NPU_FIRE_BLOCK - 1u) / NPU_FIRE_BLOCK;
+}
+
+bool dense_for(uint count, uint ratio)
+{
+    return uint64_t(count) * uint64_t(NPU_DENSE_SCALE) >= uint64_t(pc.n) * uint64_t(ratio);
+}
 
 uint area_of(uint i)
 {
@@ -303,6 +314,13 @@ uint fx_pcg(uint x)
     uint s = x * 747796405u + 2891336453u;
     uint w = ((s >> ((s >> 28) + 4u)) ^ s) * 277803737u;
     return (w >> 22) ^ w;
+}
+
+// npu_fx_pick_hash: the hash a random stimulus compares with its threshold
+// for neuron i (key mixes the scenario seed, the stimulus and the burst).
+uint fx_pick_hash(uint key, uint i)
+{
+    return fx_pcg(fx_pcg(i) ^ key);
 }
 
 float fx_uniform(uint i, uint b)

@@ -1,5 +1,10 @@
 // Step 6 for candidate i (SEMANTICS.md, "Dynamics"), which also consumes and
-// zeroes its FCL entry (step 2 for the next burst).  mp and the float
+// zeroes its FCL entry (step 2 for the next burst).  Step 1 (reset) is
+// folded in: a neuron that does not accumulate always enters a burst with
+// mp 0 (it was reset after each burst it was a candidate in, and it is not
+// touched otherwise), so its stored mp is not read; the stored value is
+// what the CPU holds until the next burst's reset, and read_state applies
+// that reset (vk_backend.c).  mp and the float
 // parameters are bit patterns; f32_add / f32_mul / f32_ge / f32_le
 // (common.glsl) give the IEEE binary32 results whatever the denormal mode.
 void dynamics(uint i)
@@ -22,9 +27,11 @@ void dynamics(uint i)
         if (countdown == 0u && limited && cfc >= cfl)
             cfc = 0u;
         cc[i] = countdown | (cfc << 16);
+        if ((flags & NPU_AF_ACCUMULATE) == 0u)
+            mp[i] = 0u; // what this burst's reset left (the stored value is stale)
         return;
     }
-    uint m = f32_add(mp[i], cand);
+    uint m = f32_add((flags & NPU_AF_ACCUMULATE) != 0u ? mp[i] : 0u, cand);
     if (f32_ge(m, ar.threshold) &&
         ((flags & NPU_AF_LIMIT) == 0u || f32_le(m, ar.threshold_limit))) {
         if (limited && cfc >= cfl) {
@@ -38,6 +45,8 @@ void dynamics(uint i)
             fire_mp[pc.parity * pc.n + k] = m;
             last_mp[i] = m;
             fire_stamp[i] = pc.burst;
+            atomicOr(fire_bits[i >> 5], 1u << (i & 31u));
+            atomicAdd(block[i / NPU_FIRE_BLOCK], 1u);
             mp[i] = 0u;
             cfc = min(cfc + 1u, 65535u);
             countdown = (limited && cfc >= cfl) ? min(refractory + snooze, 65535u) : refractory;

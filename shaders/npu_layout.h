@@ -35,22 +35,49 @@
 #define NPU_B_FIRE_STAMP 10 /* uint[n]: last burst the neuron fired in */
 #define NPU_B_FIRE_ID 11    /* uint[2n]: fire list of the even / odd burst (unordered) */
 #define NPU_B_FIRE_MP 12    /* float[2n]: mp at firing, same order */
-#define NPU_B_LAST_MP 13    /* float[n]: mp at the neuron's last fire (dense propagation) */
-#define NPU_B_POWER 14      /* uint[n_power]: ids of the power neurons */
-#define NPU_B_CTL 15        /* struct npu_gpu_ctl */
-#define NPU_B_INJECT 16     /* per slot, uint[3 * stimuli]: id, q low, q high */
-#define NPU_B_OUT 17        /* per slot, uint: off[batch+1], ids, mp bits */
-#define NPU_B_COUNT 18
+#define NPU_B_LAST_MP 13    /* float[n]: mp at the neuron's last fire (dense propagation,
+                             * ordered compaction) */
+#define NPU_B_FIRE_BITS 14  /* uint[ceil(n/32)]: this burst's fires, one bit per neuron;
+                             * cleared by the compaction */
+#define NPU_B_BLOCK 15      /* uint[2 * blocks]: fires per block of NPU_FIRE_BLOCK neurons,
+                             * then each block's exclusive prefix (setup.comp) */
+#define NPU_B_CTL 16        /* struct npu_gpu_ctl */
+#define NPU_B_INJECT 17     /* per slot: the batch's explicit stimuli, uint[3 * entries]
+                             * (id, q low, q high), then its ranges at word range_base,
+                             * NPU_RANGE_WORDS each (power included) */
+#define NPU_B_OUT 18        /* per slot, uint: off[batch+1], ids, mp bits */
+#define NPU_B_COUNT 19
+
+/* The ordered compaction: one workgroup per block of NPU_FIRE_BLOCK neurons
+ * (one 32-bit word of FIRE_BITS per thread) emits the block's fires in id
+ * order at the block's prefix. */
+#define NPU_FIRE_BLOCK (32u * NPU_WG)
+/* Threads of the one-workgroup setup kernel (the prefix sum over blocks). */
+#define NPU_SETUP_WG 256u
+/* Sparse propagation: lanes per fired neuron (one subgroup on NVIDIA), so
+ * a workgroup takes NPU_WG / NPU_PROP_LANES fired neurons. */
+#define NPU_PROP_LANES 32u
+
+/* A range stimulus in INJECT (struct npu_inject_range, plus where its
+ * threads start): neuron first + t of [first, first + count) gets q when
+ * all != 0 or npu_fx_pick_hash(key, first + t) < threshold.  Thread v of a
+ * burst's stimulus dispatch handles explicit entry v when v < inject_count,
+ * else neuron v - vstart of the range with the largest vstart <= v. */
+#define NPU_RANGE_FIRST 0
+#define NPU_RANGE_COUNT 1
+#define NPU_RANGE_KEY 2
+#define NPU_RANGE_THRESHOLD 3
+#define NPU_RANGE_ALL 4
+#define NPU_RANGE_Q_LO 5
+#define NPU_RANGE_Q_HI 6
+#define NPU_RANGE_VSTART 7
+#define NPU_RANGE_WORDS 8
 
 /* Area flags (npu_gpu_area.snooze_flags >> 16). */
 #define NPU_AF_LIMIT 1u
 #define NPU_AF_ACCUMULATE 2u
 #define NPU_AF_MP_PSP 4u
 #define NPU_AF_UNIFORM 8u
-
-/* Setup kernel modes (push constant mode). */
-#define NPU_SETUP_DYN 0u   /* after propagation: dynamics dispatch sizes */
-#define NPU_SETUP_NEXT 1u  /* after dynamics: fire offsets, compaction and next burst's sizes */
 
 /* Arithmetic self-test modes (test_arith.comp). */
 #define NPU_TEST_TO_FLOAT 0u   /* in: int64 pairs -> out: float bits of npu_fx_to_float */
@@ -64,24 +91,24 @@
                                 * lt | le << 1 | gt << 2 | ge << 3 */
 #define NPU_TEST_EXACT_WORDS 7u
 #define NPU_TEST_FIRES 6u      /* in: (excitability bits, i, b) -> out: fx_fires */
+#define NPU_TEST_PICK 7u       /* in: (key, i) pairs -> out: fx_pick_hash */
 
 /* Dense-or-sparse choice: the dense kernel runs when count * 256 >= n * ratio. */
 #define NPU_DENSE_SCALE 256u
 
-/* Indirect dispatch arguments, x y z. */
-#define NPU_ARGS_RESET 4
-#define NPU_ARGS_PROP_SPARSE 7
-#define NPU_ARGS_PROP_DENSE 10
-#define NPU_ARGS_DYN_SPARSE 13
-#define NPU_ARGS_DYN_DENSE 16
-#define NPU_ARGS_COMPACT 19
-#define NPU_CTL_WORDS 24
+/* The control block: counts, the propagation mode and its indirect
+ * dispatch arguments (x y z), all device-side. */
+#define NPU_CTL_CAND_COUNT 0  /* [2]: candidates of the even / odd burst */
+#define NPU_CTL_FIRE_COUNT 2  /* [2]: fires of the even / odd burst */
+#define NPU_CTL_PROP_DENSE 4  /* 1: the next propagation is dense */
+#define NPU_ARGS_PROP 5       /* x y z of the next propagation */
+#define NPU_CTL_WORDS 8
 
-/* The control block: counts and indirect arguments, all device-side. */
 struct npu_gpu_ctl {
     NPU_UINT cand_count[2];
     NPU_UINT fire_count[2];
-    NPU_UINT args[NPU_CTL_WORDS - 4]; /* word NPU_ARGS_* - 4 starts each x,y,z */
+    NPU_UINT prop_dense;
+    NPU_UINT prop_args[3];
 };
 
 struct npu_gpu_area {
@@ -99,25 +126,26 @@ struct npu_gpu_push {
     NPU_UINT burst;        /* burst number, from 1 */
     NPU_UINT parity;       /* burst & 1: which half of the candidate / fire lists is this burst's */
     NPU_UINT j;            /* burst index inside the batch */
-    NPU_UINT inject_off;   /* first stimulus of this burst in INJECT */
+    NPU_UINT inject_off;   /* first explicit stimulus of this burst in INJECT */
     NPU_UINT inject_count;
     NPU_UINT ids_base;     /* OUT word of the first fire id */
     NPU_UINT mp_base;      /* OUT word of the first fire mp */
-    NPU_UINT n_power;
+    NPU_UINT range_base;   /* INJECT word of the batch's first range */
+    NPU_UINT range_off;    /* first range of this burst */
+    NPU_UINT range_count;
+    NPU_UINT stim_total;   /* inject_count + the neurons of this burst's ranges */
     NPU_UINT prop_ratio;   /* dense propagation when fires * 256 >= n * prop_ratio */
     NPU_UINT dyn_ratio;    /* dense dynamics when candidates * 256 >= n * dyn_ratio */
     NPU_UINT group_cap;    /* most workgroups per dispatch; kernels loop over the rest */
-    NPU_UINT mode;         /* setup / test mode */
-    NPU_UINT power_lo;     /* Q16 power amount, two's complement int64 */
-    NPU_UINT power_hi;
-    NPU_UINT pad;
+    NPU_UINT mode;         /* test mode */
 };
 
 #ifndef VULKAN
 static_assert(sizeof(struct npu_gpu_ctl) == NPU_CTL_WORDS * 4, "ctl layout");
 static_assert(sizeof(struct npu_gpu_area) == 32, "area layout");
 static_assert(sizeof(struct npu_gpu_push) == 64, "push constants fit the 128-byte minimum");
-static_assert(NPU_ARGS_COMPACT + 3 <= NPU_CTL_WORDS, "ctl words");
+static_assert(NPU_ARGS_PROP + 3 <= NPU_CTL_WORDS, "ctl words");
+static_assert(NPU_WG % NPU_PROP_LANES == 0, "propagation lanes");
 #endif
 
 #endif

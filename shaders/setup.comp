@@ -1,37 +1,43 @@
 #version 460
-// One thread: turns device-side counts into indirect dispatch sizes, so a
-// whole batch of bursts runs with no host round trip.
+// After the dynamics, one workgroup: the exclusive prefix sum of the fires
+// per block (the compaction's output positions), the burst's end offset in
+// the readback buffer, the next burst's propagation mode and grid, and zero
+// counts for the next burst, so a whole batch runs with no host round trip.
 #include "common.glsl"
-layout(local_size_x = 1) in;
+layout(local_size_x = NPU_SETUP_WG) in;
 
-void set_args(uint w, uint x)
-{
-    ctl[w] = x;
-    ctl[w + 1u] = 1u;
-    ctl[w + 2u] = 1u;
-}
-
-bool dense(uint count, uint ratio)
-{
-    return uint64_t(count) * uint64_t(NPU_DENSE_SCALE) >= uint64_t(pc.n) * uint64_t(ratio);
-}
+shared uint sums[NPU_SETUP_WG];
 
 void main()
 {
-    uint p = pc.parity;
-    if (pc.mode == NPU_SETUP_DYN) {
-        uint c = ctl[CTL_CAND_COUNT + p];
-        bool d = dense(c, pc.dyn_ratio);
-        set_args(NPU_ARGS_DYN_SPARSE, d ? 0u : groups_for(c, NPU_WG));
-        set_args(NPU_ARGS_DYN_DENSE, d ? groups_for(pc.n, NPU_WG) : 0u);
-    } else {
+    uint t = gl_LocalInvocationID.x;
+    uint nb = fire_blocks();
+    uint per = (nb + NPU_SETUP_WG - 1u) / NPU_SETUP_WG;
+    uint a = min(t * per, nb), e = min(a + per, nb);
+    uint s = 0u;
+    for (uint g = a; g < e; g++)
+        s += block[g];
+    sums[t] = s;
+    for (uint d = 1u; d < NPU_SETUP_WG; d <<= 1) {
+        barrier();
+        uint x = t >= d ? sums[t - d] : 0u;
+        barrier();
+        sums[t] += x;
+    }
+    uint run = sums[t] - s; // exclusive prefix of this thread's first block
+    for (uint g = a; g < e; g++) {
+        block[nb + g] = run;
+        run += block[g];
+    }
+    if (t == 0u) {
+        uint p = pc.parity;
         uint fc = ctl[CTL_FIRE_COUNT + p];
         outw[pc.j + 1u] = outw[pc.j] + fc;
-        set_args(NPU_ARGS_COMPACT, groups_for(fc, NPU_WG));
-        bool d = dense(fc, pc.prop_ratio);
-        set_args(NPU_ARGS_PROP_SPARSE, d ? 0u : groups_for(fc, 1u));
-        set_args(NPU_ARGS_PROP_DENSE, d ? groups_for(pc.n, NPU_WG) : 0u);
-        set_args(NPU_ARGS_RESET, groups_for(ctl[CTL_CAND_COUNT + p], NPU_WG));
+        bool d = dense_for(fc, pc.prop_ratio);
+        ctl[NPU_CTL_PROP_DENSE] = d ? 1u : 0u;
+        ctl[NPU_ARGS_PROP] = d ? groups_for(pc.n, NPU_WG) : groups_for(fc, NPU_WG / NPU_PROP_LANES);
+        ctl[NPU_ARGS_PROP + 1u] = 1u;
+        ctl[NPU_ARGS_PROP + 2u] = 1u;
         ctl[CTL_CAND_COUNT + (p ^ 1u)] = 0u;
         ctl[CTL_FIRE_COUNT + (p ^ 1u)] = 0u;
     }

@@ -50,5 +50,7 @@ void main()
                        (f32_gt(a, b) ? 4u : 0u) | (f32_ge(a, b) ? 8u : 0u);
     } else if (pc.mode == NPU_TEST_FIRES) {
         outw[k] = fx_fires(inject[3u * k], inject[3u * k + 1u], inject[3u * k + 2u]) ? 1u : 0u;
+    } else if (pc.mode == NPU_TEST_PICK) {
+        outw[k] = fx_pick_hash(inject[2u * k], inject[2u * k + 1u]);
     }
 }

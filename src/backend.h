@@ -111,6 +111,10 @@ struct npu_backend_ops {
     /* State after the last collected batch.  Only with nothing in flight. */
     int (*read_state)(struct npu_backend *be, struct npu_state *out, struct npu_err *err);
     void (*destroy)(struct npu_backend *be);
+    /* Optional (NULL: not measured, as on the CPU): seconds the device spent
+     * executing the batches collected so far, from its own timestamps;
+     * negative when the device cannot tell. */
+    double (*device_seconds)(struct npu_backend *be);
 };
 
 struct npu_backend {

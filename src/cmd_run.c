@@ -233,6 +233,15 @@ static void print_json(const struct run_opts *o, const struct npu_scenario *scn,
     npu_jsonw_key(&j, "bursts_per_second"); npu_jsonw_f64(&j, st->wall_s > 0 ? st->bursts / st->wall_s : 0.0);
     npu_jsonw_key(&j, "events_per_second");
     npu_jsonw_f64(&j, st->wall_s > 0 ? (double)st->syn_events / st->wall_s : 0.0);
+    /* Device-busy time from the device's timestamps (null on the CPU or
+     * where the queue has none): wall_seconds minus this is host overhead
+     * or idle device. */
+    npu_jsonw_key(&j, "device_seconds");
+    double dev_s = be->ops->device_seconds ? be->ops->device_seconds((struct npu_backend *)be) : -1.0;
+    if (dev_s >= 0.0)
+        npu_jsonw_f64(&j, dev_s);
+    else
+        npu_jsonw_null(&j);
     npu_jsonw_key(&j, "host_seconds");
     npu_jsonw_obj_begin(&j);
     npu_jsonw_key(&j, "stimuli"); npu_jsonw_f64(&j, st->inject_s);

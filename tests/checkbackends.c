@@ -68,6 +68,9 @@ struct stimuli {
     uint32_t *id;
     int64_t *q;
     size_t n, cap;
+    uint32_t *range_off; /* [bursts + 1] */
+    struct npu_inject_range *ranges;
+    size_t n_ranges, cap_ranges;
 };
 
 struct result {
@@ -108,12 +111,15 @@ static struct npu_net *random_net(void)
     struct npu_net *net = calloc(1, sizeof(*net));
     net->n_areas = 1 + below(6);
     net->areas = calloc(net->n_areas, sizeof(*net->areas));
+    /* One network in six is large (up to ~30k neurons): many blocks of the
+     * ordered compaction (NPU_FIRE_BLOCK neurons each) and of its prefix sum. */
+    uint32_t scale = below(6) == 0 ? 8 : 1;
     uint32_t n = 0;
     for (uint32_t a = 0; a < net->n_areas; a++) {
         struct npu_area *ar = &net->areas[a];
         snprintf(ar->name, sizeof(ar->name), "area%u", a);
-        ar->dim[0] = 1 + below(12);
-        ar->dim[1] = 1 + below(6);
+        ar->dim[0] = 1 + below(12 * scale);
+        ar->dim[1] = 1 + below(6 * scale);
         ar->dim[2] = 1 + below(3);
         ar->count = ar->dim[0] * ar->dim[1] * ar->dim[2];
         ar->base = n;
@@ -212,12 +218,61 @@ static void stim_add(struct stimuli *st, uint32_t id, int64_t q)
     st->q[st->n++] = q;
 }
 
+static int64_t random_q(void)
+{
+    switch (below(6)) {
+    case 0: return (int64_t)below(8) * NPU_Q_ONE;
+    case 1: return 1;
+    case 2: return -(int64_t)below(3 * NPU_Q_ONE);
+    case 3: return (int64_t)1000000 * NPU_Q_ONE;
+    default: return npu_fx_from_double(6.0 * (double)unit() - 1.0);
+    }
+}
+
+static void range_add(struct stimuli *st, const struct npu_inject_range *r)
+{
+    if (st->n_ranges == st->cap_ranges) {
+        st->cap_ranges = st->cap_ranges ? 2 * st->cap_ranges : 64;
+        st->ranges = xrealloc(st->ranges, st->cap_ranges * sizeof(*st->ranges));
+    }
+    st->ranges[st->n_ranges++] = *r;
+}
+
+/* Range stimuli (whole areas, `random P`): whole areas and arbitrary
+ * sub-ranges, overlapping each other and the explicit entries, with `all`
+ * and pick thresholds from 0 (picks nothing) through tiny, half and
+ * nearly-all to UINT32_MAX. */
+static void random_ranges(struct stimuli *st, const struct npu_net *net, uint32_t b)
+{
+    uint32_t n = net->n_neurons, k = below(3) ? below(4) : 0;
+    for (uint32_t g = 0; g < k; g++) {
+        struct npu_inject_range r = { .key = (uint32_t)rnd(), .q = random_q() };
+        if (below(2)) {
+            const struct npu_area *ar = &net->areas[below(net->n_areas)];
+            r.first = ar->base;
+            r.count = ar->count;
+        } else {
+            r.first = below(n);
+            r.count = below(n - r.first + 1); /* 0 .. up to the end */
+        }
+        const uint32_t thresholds[] = { 0, 1, 0x01000000u, 0x80000000u, 0xfff00000u,
+                                        UINT32_MAX };
+        if (below(3) == 0)
+            r.all = 1;
+        else
+            r.threshold = below(2) ? thresholds[below(6)] : (uint32_t)rnd();
+        r.key ^= b;
+        range_add(st, &r);
+    }
+}
+
 static void random_stimuli(struct stimuli *st, const struct npu_net *net, uint32_t bursts)
 {
     uint32_t n = net->n_neurons;
     memset(st, 0, sizeof(*st));
     st->bursts = bursts;
     st->off = calloc(bursts + 1, sizeof(*st->off));
+    st->range_off = calloc(bursts + 1, sizeof(*st->range_off));
     /* A few neurons get +1 and -1 every burst: candidates with a zero sum, so
      * their mp only leaks, down into the subnormals where keep is tiny. */
     /* Half of them, where there are any, in an area whose firing window only
@@ -232,20 +287,13 @@ static void random_stimuli(struct stimuli *st, const struct npu_net *net, uint32
     }
     for (uint32_t b = 0; b < bursts; b++) {
         st->off[b] = (uint32_t)st->n;
+        st->range_off[b] = (uint32_t)st->n_ranges;
+        random_ranges(st, net, b + 1);
         uint32_t count = below(4) ? below(n / 3 + 2) : 0;
         if (below(8) == 0)
             count = n; /* a burst where most neurons are candidates */
-        for (uint32_t k = 0; k < count; k++) {
-            int64_t q;
-            switch (below(6)) {
-            case 0: q = (int64_t)below(8) * NPU_Q_ONE; break;
-            case 1: q = 1; break;
-            case 2: q = -(int64_t)below(3 * NPU_Q_ONE); break;
-            case 3: q = (int64_t)1000000 * NPU_Q_ONE; break;
-            default: q = npu_fx_from_double(6.0 * (double)unit() - 1.0); break;
-            }
-            stim_add(st, below(n), q);
-        }
+        for (uint32_t k = 0; k < count; k++)
+            stim_add(st, below(n), random_q());
         for (int i = 0; i < 16; i++) {
             /* charge them up (half of them negative), some now and then, the
              * others only at the start so slow leaks reach the subnormals too */
@@ -258,6 +306,7 @@ static void random_stimuli(struct stimuli *st, const struct npu_net *net, uint32
         }
     }
     st->off[bursts] = (uint32_t)st->n;
+    st->range_off[bursts] = (uint32_t)st->n_ranges;
 }
 
 static void result_free(struct result *r)
@@ -283,7 +332,8 @@ static int run_all(struct npu_backend *be, const struct stimuli *st, struct resu
             uint32_t count = st->bursts - next + 1 < batch ? st->bursts - next + 1 : batch;
             const struct npu_inject in = {
                 .first_burst = next, .count = count, .off = st->off + (next - 1),
-                .id = st->id, .q = st->q,
+                .id = st->id, .q = st->q, .range_off = st->range_off + (next - 1),
+                .ranges = st->ranges,
             };
             rc = be->ops->submit(be, &in, err);
             if (rc)
@@ -434,7 +484,8 @@ int main(int argc, char **argv)
                 subnormals++;
         if (verbose)
             printf("seed %" PRIu64 ": %u areas, %u neurons, %" PRIu64 " synapses, %zu stimuli, "
-                   "%zu fires\n", s, net->n_areas, net->n_neurons, net->n_synapses, st.n, ref.n);
+                   "%zu ranges, %zu fires\n", s, net->n_areas, net->n_neurons, net->n_synapses,
+                   st.n, st.n_ranges, ref.n);
         for (size_t c = 0; c < N_COMBOS && !status; c++) {
             char what[96];
             snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s%s", combos[c].batch,
@@ -459,6 +510,8 @@ int main(int argc, char **argv)
         free(st.off);
         free(st.id);
         free(st.q);
+        free(st.range_off);
+        free(st.ranges);
         npu_net_free(net);
     }
     for (size_t c = 0; c < N_COMBOS; c++)

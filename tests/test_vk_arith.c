@@ -455,6 +455,28 @@ static int test_fires(struct npu_backend *be)
     return rc;
 }
 
+/* The random-stimulus pick hash (npu_fx_pick_hash), on random and edge keys. */
+static int test_pick(struct npu_backend *be)
+{
+    uint32_t n = N_RANDOM;
+    uint32_t *in = calloc(2 * (size_t)n, sizeof(*in));
+    uint32_t *out = calloc(n, sizeof(*out));
+    const uint32_t edge[] = { 0, 1, 0x7fffffffu, 0x80000000u, 0xffffffffu };
+    for (uint32_t k = 0; k < n; k++) {
+        in[2 * k] = k < 25 ? edge[k % 5] : (uint32_t)rnd();
+        in[2 * k + 1] = k < 25 ? edge[k / 5] : (uint32_t)rnd();
+    }
+    int rc = run(be, NPU_TEST_PICK, n, in, 2 * n, out, n);
+    for (uint32_t k = 0; !rc && k < n; k++) {
+        uint32_t want = npu_fx_pick_hash(in[2 * k], in[2 * k + 1]);
+        CHECK(out[k] == want, "pick_hash(key %08x, i %u): device %08x, host %08x", in[2 * k],
+              in[2 * k + 1], out[k], want);
+    }
+    free(in);
+    free(out);
+    return rc;
+}
+
 int main(void)
 {
     struct npu_backend_cfg cfg = { .device_index = NPU_DEVICE_ANY, .validation = !getenv("NPUSIM_NO_VALIDATION") };
@@ -487,6 +509,8 @@ int main(void)
         rc = test_fires(be);
     if (!rc)
         rc = test_exact(be);
+    if (!rc)
+        rc = test_pick(be);
     npu_backend_destroy(be);
     if (rc || failures) {
         fprintf(stderr, "FAIL: %u mismatches\n", failures);

@@ -6,8 +6,6 @@
  * before and reads the fire lists after.  docs/vulkan.md has the picture. */
 #include "vk_backend.h"
 
-#include "inject.h"
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,17 +20,38 @@
 
 /* The automatic batch size keeps one slot's readback buffer, sized for the
  * worst case (every neuron fires every burst), under this many bytes. */
-#define READBACK_BUDGET (UINT64_C(64) << 20)
+#define READBACK_BUDGET (UINT64_C(256) << 20)
 #define MAX_AUTO_BATCH 256u
 #define INITIAL_INJECT_WORDS 4096u
 
-/* Dense kernels run when count * 256 >= n * ratio (shaders/setup.comp). */
+/* The dynamics kernel runs on a fixed grid of at most this many workgroups
+ * (grid-stride loops), so no setup pass has to size it; NPUSIM_VK_DYN_GROUPS
+ * overrides it for tuning. */
+#define DEFAULT_DYN_GROUPS 2048u
+
+/* Dense kernels run when count * 256 >= n * ratio (shaders/common.glsl). */
 #define DEFAULT_PROP_RATIO 128u  /* half the neurons fired */
 #define DEFAULT_DYN_RATIO 64u    /* a quarter are candidates */
 #define NEVER_DENSE_RATIO 512u
 
+/* Where one burst's stimuli lie in the slot's INJECT buffer. */
+struct vk_stim {
+    uint32_t inject_off, inject_count;   /* explicit entries */
+    uint32_t range_off, range_count;     /* ranges, power included */
+    uint32_t total;                      /* threads of the stimulus dispatch */
+};
+
+/* Timestamp labels: a query's label says what ran since the previous one. */
+#define TS_START NPU_K_COUNT
+#define TS_BATCH (NPU_K_COUNT + 1)
+
 struct vk_slot {
+    VkQueryPool qpool;      /* timestamps; VK_NULL_HANDLE when the queue has none */
+    uint32_t n_queries;     /* written by the recorded batch */
+    uint8_t *qlabel;        /* [queries]: kernel (NPU_K_*), TS_START or TS_BATCH */
     struct npu_vk_buf inject;
+    struct vk_stim *stim;   /* [batch] */
+    uint32_t range_base;    /* INJECT word of the first range */
     struct npu_vk_buf out;
     VkDescriptorSet set;
     VkCommandBuffer cb;
@@ -44,7 +63,6 @@ struct vk_slot {
 struct vk_backend {
     struct npu_backend base;
     struct npu_vk_ctx ctx;
-    struct npu_inject_buf flat;    /* range stimuli expanded on the host */
     struct npu_vk_pipes pipes;
     VkDescriptorPool dpool;
     struct npu_vk_buf buf[N_DEVICE_BUFFERS];
@@ -53,26 +71,71 @@ struct vk_backend {
     struct npu_backend_cfg cfg;
     bool uploaded;
     uint32_t n;
-    uint32_t n_power;
-    int64_t power_q;
+    struct npu_inject_range *power;   /* one all-neurons range per power area */
+    uint32_t n_power;                 /* power ranges; 0 when the amount is 0 */
     uint32_t batch;
     uint32_t next_burst;
     unsigned head;          /* oldest slot in flight */
     unsigned in_flight;
-    uint32_t prop_ratio, dyn_ratio, group_cap;
+    uint32_t prop_ratio, dyn_ratio, group_cap, dyn_groups_max;
+    uint32_t dyn_groups, fire_blocks;
+    uint8_t *area_accumulate; /* [n_areas], for read_state's reset */
+    uint32_t n_areas;
 
-    /* What collect() returns; reused. */
-    uint32_t *c_off;
-    uint32_t *c_id;
-    float *c_mp;
-    uint64_t *c_key;
-    size_t c_cap;           /* entries of c_id / c_mp / c_key */
-    uint32_t c_off_cap;
+    /* Device timestamps (docs/vulkan.md, "Measuring"). */
+    bool timestamps;        /* the queue has them */
+    bool profile;           /* NPUSIM_VK_PROFILE=1: one per kernel, printed at destroy */
+    uint32_t max_queries;
+    uint64_t *qres;
+    double device_ns;       /* sum over collected batches of end - start */
+    double kernel_ns[NPU_K_COUNT];
+    uint64_t kernel_runs[NPU_K_COUNT];
+    uint64_t batches, bursts;
 };
 
 static struct vk_backend *to_vk(struct npu_backend *be)
 {
     return (struct vk_backend *)be;
+}
+
+static void print_profile(const struct vk_backend *be)
+{
+    /* A testing and tuning knob (NPUSIM_VK_PROFILE=1), hence stderr. */
+    fprintf(stderr, "npusim vulkan profile: %s\n", be->base.device);
+    if (!be->timestamps) {
+        fprintf(stderr, "  the queue has no timestamps\n");
+        return;
+    }
+    double per = be->bursts ? be->device_ns / 1e3 / (double)be->bursts : 0.0;
+    fprintf(stderr, "  %llu batches (batch %u), %llu bursts; device busy %.6f s, %.2f us/burst; "
+            "readback %s\n", (unsigned long long)be->batches, be->batch,
+            (unsigned long long)be->bursts, be->device_ns * 1e-9, per,
+            be->slot[0].out.cached ? "host-cached" : "NOT host-cached (slow host reads)");
+    fprintf(stderr, "  per kernel (each dispatch followed by a barrier and a timestamp, so "
+            "nothing overlaps):\n");
+    for (int k = 0; k < NPU_K_COUNT; k++)
+        if (be->kernel_runs[k])
+            fprintf(stderr, "    %-12s %10.3f ms %9llu runs %9.2f us/run %8.2f us/burst %5.1f%%\n",
+                    npu_vk_spirv[k].name, be->kernel_ns[k] / 1e6,
+                    (unsigned long long)be->kernel_runs[k],
+                    be->kernel_ns[k] / 1e3 / (double)be->kernel_runs[k],
+                    be->bursts ? be->kernel_ns[k] / 1e3 / (double)be->bursts : 0.0,
+                    be->device_ns > 0 ? 100.0 * be->kernel_ns[k] / be->device_ns : 0.0);
+}
+
+static void free_queries(struct vk_backend *be)
+{
+    for (int s = 0; s < N_SLOTS; s++) {
+        if (be->slot[s].qpool)
+            be->ctx.vk.DestroyQueryPool(be->ctx.device, be->slot[s].qpool, NULL);
+        be->slot[s].qpool = VK_NULL_HANDLE;
+        free(be->slot[s].qlabel);
+        be->slot[s].qlabel = NULL;
+        be->slot[s].n_queries = 0;
+    }
+    free(be->qres);
+    be->qres = NULL;
+    be->max_queries = 0;
 }
 
 static void vk_destroy(struct npu_backend *be_)
@@ -81,11 +144,15 @@ static void vk_destroy(struct npu_backend *be_)
     if (!be)
         return;
     struct npu_vk_ctx *ctx = &be->ctx;
+    if (be->profile && be->uploaded)
+        print_profile(be);
     if (ctx->device) {
         ctx->vk.DeviceWaitIdle(ctx->device);
+        free_queries(be);
         for (int s = 0; s < N_SLOTS; s++) {
             npu_vk_buf_destroy(ctx, &be->slot[s].inject);
             npu_vk_buf_destroy(ctx, &be->slot[s].out);
+            free(be->slot[s].stim);
             if (be->slot[s].fence)
                 ctx->vk.DestroyFence(ctx->device, be->slot[s].fence, NULL);
         }
@@ -96,11 +163,8 @@ static void vk_destroy(struct npu_backend *be_)
         npu_vk_pipes_destroy(ctx, &be->pipes);
     }
     npu_vk_ctx_destroy(ctx); /* frees the command buffers with the pool */
-    free(be->c_off);
-    free(be->c_id);
-    free(be->c_mp);
-    free(be->c_key);
-    npu_inject_buf_free(&be->flat);
+    free(be->area_accumulate);
+    free(be->power);
     free(be);
 }
 
@@ -182,6 +246,13 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     be->group_cap = ctx->props.limits.maxComputeWorkGroupCount[0];
     if (be->group_cap > 65535u)
         be->group_cap = 65535u;
+    const char *prof = getenv("NPUSIM_VK_PROFILE");
+    be->profile = prof && strcmp(prof, "1") == 0;
+    be->timestamps = ctx->timestamp_bits > 0 && ctx->props.limits.timestampPeriod > 0.0f;
+    const char *dg = getenv("NPUSIM_VK_DYN_GROUPS");
+    be->dyn_groups_max = dg && atoi(dg) > 0 ? (uint32_t)atoi(dg) : DEFAULT_DYN_GROUPS;
+    if (be->dyn_groups_max > be->group_cap)
+        be->dyn_groups_max = be->group_cap;
     *out = &be->base;
     return NPU_OK;
 error:
@@ -239,12 +310,13 @@ static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
 
 static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
-    "cand_stamp", "cand_list", "fire_stamp", "fire_id", "fire_mp", "last_mp", "power", "ctl",
+    "cand_stamp", "cand_list", "fire_stamp", "fire_id", "fire_mp", "last_mp", "fire_bits",
+    "block", "ctl",
 };
 
 /* Sizes every buffer, picks the batch, and refuses what cannot fit before
  * anything is allocated. */
-static int plan(struct vk_backend *be, const struct npu_net *net, uint32_t n_power,
+static int plan(struct vk_backend *be, const struct npu_net *net,
                 uint64_t size[N_DEVICE_BUFFERS], struct npu_err *err)
 {
     const VkPhysicalDeviceLimits *lim = &be->ctx.props.limits;
@@ -263,7 +335,8 @@ static int plan(struct vk_backend *be, const struct npu_net *net, uint32_t n_pow
     size[NPU_B_FIRE_ID] = 2 * n * 4;
     size[NPU_B_FIRE_MP] = 2 * n * 4;
     size[NPU_B_LAST_MP] = n * 4;
-    size[NPU_B_POWER] = (uint64_t)n_power * 4;
+    size[NPU_B_FIRE_BITS] = (n + 31) / 32 * 4;
+    size[NPU_B_BLOCK] = 2 * ((n + NPU_FIRE_BLOCK - 1) / NPU_FIRE_BLOCK) * 4;
     size[NPU_B_CTL] = sizeof(struct npu_gpu_ctl);
 
     uint64_t range = lim->maxStorageBufferRange;
@@ -354,7 +427,6 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     struct npu_vk_ctx *ctx = &be->ctx;
     uint64_t size[N_DEVICE_BUFFERS];
     struct npu_gpu_area *areas = NULL;
-    uint32_t *power = NULL;
     int rc;
 
     if (be->in_flight)
@@ -365,12 +437,8 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
         return rc;
 
     be->n = net->n_neurons;
-    be->power_q = params ? params->power_q : 0;
-    uint32_t n_power = 0;
-    for (uint32_t a = 0; a < net->n_areas; a++)
-        if (net->areas[a].power)
-            n_power += net->areas[a].count;
-    rc = plan(be, net, n_power, size, err);
+    int64_t power_q = params ? params->power_q : 0;
+    rc = plan(be, net, size, err);
     if (rc)
         return rc;
     for (int b = 0; b < N_DEVICE_BUFFERS; b++) {
@@ -386,16 +454,57 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
                                    NPU_VK_HOST, err);
         if (rc)
             goto error;
+        free(be->slot[s].stim);
+        be->slot[s].stim = calloc(be->batch, sizeof(struct vk_stim));
+        if (!be->slot[s].stim) {
+            rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+            goto error;
+        }
         update_set(be, &be->slot[s]);
     }
 
+    free_queries(be);
+    if (be->timestamps) {
+        /* start, end; with profiling one after every dispatch (at most 4
+         * per burst plus the closing compaction) */
+        be->max_queries = be->profile ? 2 + 5 * be->batch : 2;
+        be->qres = calloc(be->max_queries, sizeof(*be->qres));
+        if (!be->qres) {
+            rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+            goto error;
+        }
+        for (int s = 0; s < N_SLOTS; s++) {
+            const VkQueryPoolCreateInfo qinfo = {
+                .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                .queryType = VK_QUERY_TYPE_TIMESTAMP,
+                .queryCount = be->max_queries,
+            };
+            VK_CHECK(ctx->vk.CreateQueryPool(ctx->device, &qinfo, NULL, &be->slot[s].qpool));
+            be->slot[s].qlabel = calloc(be->max_queries, 1);
+            if (!be->slot[s].qlabel) {
+                rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+                goto error;
+            }
+        }
+    }
+    be->device_ns = 0;
+    memset(be->kernel_ns, 0, sizeof(be->kernel_ns));
+    memset(be->kernel_runs, 0, sizeof(be->kernel_runs));
+    be->batches = be->bursts = 0;
+
+    /* Power (step 4) is a range with every neuron of each power area, added
+     * to every burst's ranges; the stimulus kernel expands it. */
+    free(be->power);
+    be->power = calloc(net->n_areas ? net->n_areas : 1, sizeof(*be->power));
+    free(be->area_accumulate);
+    be->area_accumulate = calloc(net->n_areas ? net->n_areas : 1, 1);
+    be->n_areas = net->n_areas;
     areas = calloc(net->n_areas ? net->n_areas : 1, sizeof(*areas));
-    power = calloc(n_power ? n_power : 1, sizeof(*power));
-    if (!areas || !power) {
+    if (!areas || !be->power || !be->area_accumulate) {
         rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
         goto error;
     }
-    uint32_t np = 0;
+    be->n_power = 0;
     for (uint32_t a = 0; a < net->n_areas; a++) {
         const struct npu_area *ar = &net->areas[a];
         uint32_t flags = (ar->has_limit ? NPU_AF_LIMIT : 0) |
@@ -410,11 +519,12 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
             .refractory_cfl = ar->refractory | (uint32_t)ar->cfl << 16,
             .snooze_flags = ar->snooze | flags << 16,
         };
-        if (ar->power)
-            for (uint32_t k = 0; k < ar->count; k++)
-                power[np++] = ar->base + k;
+        be->area_accumulate[a] = ar->accumulate;
+        if (ar->power && power_q != 0 && ar->count > 0)
+            be->power[be->n_power++] = (struct npu_inject_range){
+                .first = ar->base, .count = ar->count, .all = 1, .q = power_q,
+            };
     }
-    be->n_power = np;
 
     /* uint16 arrays are uploaded as they lie in memory: two per 32-bit word,
      * the even index in the low half (little-endian hosts and devices). */
@@ -431,30 +541,27 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     if (!rc)
         rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_SYN_WP], net->syn_wp,
                               net->n_synapses * 2, err);
-    if (!rc)
-        rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_POWER], power, size[NPU_B_POWER], err);
-    for (int b = NPU_B_MP; !rc && b <= NPU_B_LAST_MP; b++)
+    for (int b = NPU_B_MP; !rc && b <= NPU_B_BLOCK; b++)
         rc = npu_vk_buf_fill(ctx, &be->buf[b], 0, err);
     if (rc)
         goto error;
 
-    /* Burst 1 has nothing to reset or propagate: zero counts, empty dispatches. */
+    /* Burst 1 has nothing to propagate: zero counts, an empty dispatch. */
     uint32_t ctl[NPU_CTL_WORDS] = { 0 };
-    for (int w = NPU_ARGS_RESET; w + 2 < NPU_CTL_WORDS; w += 3) {
-        ctl[w + 1] = 1;
-        ctl[w + 2] = 1;
-    }
+    ctl[NPU_ARGS_PROP + 1] = 1;
+    ctl[NPU_ARGS_PROP + 2] = 1;
     rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_CTL], ctl, sizeof(ctl), err);
     if (rc)
         goto error;
+    be->fire_blocks = (uint32_t)((net->n_neurons + (uint64_t)NPU_FIRE_BLOCK - 1) / NPU_FIRE_BLOCK);
+    uint32_t dg = (uint32_t)(((uint64_t)net->n_neurons + NPU_WG - 1) / NPU_WG);
+    be->dyn_groups = dg < be->dyn_groups_max ? (dg ? dg : 1) : be->dyn_groups_max;
     be->next_burst = 1;
     be->uploaded = true;
     free(areas);
-    free(power);
     return NPU_OK;
 error:
     free(areas);
-    free(power);
     free_device_buffers(be);
     return rc;
 }
@@ -513,13 +620,33 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .j = j,
         .ids_base = batch + 1,
         .mp_base = batch + 1 + batch * be->n,
-        .n_power = be->n_power,
         .prop_ratio = be->prop_ratio,
         .dyn_ratio = be->dyn_ratio,
         .group_cap = be->group_cap,
-        .power_lo = (uint32_t)(uint64_t)be->power_q,
-        .power_hi = (uint32_t)((uint64_t)be->power_q >> 32),
     };
+}
+
+/* A timestamp once everything recorded before it has finished; label says
+ * what ran since the previous one.  Profiling puts a barrier and a
+ * timestamp after every dispatch; otherwise only the batch's start and
+ * end are stamped. */
+static void stamp(struct vk_backend *be, struct vk_slot *sl, unsigned label)
+{
+    if (!sl->qpool || sl->n_queries >= be->max_queries)
+        return;
+    if (label < NPU_K_COUNT && !be->profile)
+        return;
+    if (label < NPU_K_COUNT)
+        barrier(&be->ctx, sl->cb);
+    sl->qlabel[sl->n_queries] = (uint8_t)label;
+    be->ctx.vk.CmdWriteTimestamp(sl->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, sl->qpool,
+                                 sl->n_queries++);
+}
+
+static uint32_t groups_for_blocks(const struct vk_backend *be)
+{
+    return be->fire_blocks < be->group_cap ? (be->fire_blocks ? be->fire_blocks : 1)
+                                           : be->group_cap;
 }
 
 /* Records bursts first_burst .. first_burst+count-1 (see docs/vulkan.md). */
@@ -536,41 +663,49 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
         .srcAccessMask = VK_ACCESS_MEMORY_WRITE_BIT,
         .dstAccessMask = VK_ACCESS_MEMORY_READ_BIT | VK_ACCESS_MEMORY_WRITE_BIT,
     };
+    sl->n_queries = 0;
+    if (sl->qpool)
+        vk->CmdResetQueryPool(cb, sl->qpool, 0, be->max_queries);
     vk->CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
                            VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, 0, 1, &top, 0, NULL, 0, NULL);
+    stamp(be, sl, TS_START);
     vk->CmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->pipes.layout, 0, 1,
                               &sl->set, 0, NULL);
     for (uint32_t j = 0; j < in->count; j++) {
         struct npu_gpu_push pc = push_for(be, in->first_burst, j, batch);
+        /* phase 1: compaction of b-1 (bits, blocks, last_mp) next to the
+         * stimuli and propagation of b (FCL, candidates): disjoint writes;
+         * the FCL adds are atomics. */
         if (j > 0) {
             struct npu_gpu_push prev = push_for(be, in->first_burst, j - 1, batch);
-            dispatch_indirect(be, cb, NPU_K_COMPACT, &prev, NPU_ARGS_COMPACT);
+            dispatch(be, cb, NPU_K_COMPACT, &prev, groups_for_blocks(be));
+            stamp(be, sl, NPU_K_COMPACT);
         }
-        dispatch_indirect(be, cb, NPU_K_RESET, &pc, NPU_ARGS_RESET);
-        pc.inject_off = in->off[j] - in->off[0];
-        pc.inject_count = in->off[j + 1] - in->off[j];
-        if (pc.inject_count)
-            dispatch(be, cb, NPU_K_INJECT, &pc, groups_for(be, pc.inject_count));
-        barrier(&be->ctx, cb);
-        if (be->n_power && be->power_q) {
-            dispatch(be, cb, NPU_K_POWER, &pc, groups_for(be, be->n_power));
-            barrier(&be->ctx, cb);
+        const struct vk_stim *st = &sl->stim[j];
+        pc.inject_off = st->inject_off;
+        pc.inject_count = st->inject_count;
+        pc.range_base = sl->range_base;
+        pc.range_off = st->range_off;
+        pc.range_count = st->range_count;
+        pc.stim_total = st->total;
+        if (st->total) {
+            dispatch(be, cb, NPU_K_INJECT, &pc, groups_for(be, st->total));
+            stamp(be, sl, NPU_K_INJECT);
         }
-        dispatch_indirect(be, cb, NPU_K_PROP_SPARSE, &pc, NPU_ARGS_PROP_SPARSE);
-        dispatch_indirect(be, cb, NPU_K_PROP_DENSE, &pc, NPU_ARGS_PROP_DENSE);
+        dispatch_indirect(be, cb, NPU_K_PROP, &pc, NPU_ARGS_PROP);
+        stamp(be, sl, NPU_K_PROP);
         barrier(&be->ctx, cb);
-        pc.mode = NPU_SETUP_DYN;
+        dispatch(be, cb, NPU_K_DYN, &pc, be->dyn_groups);
+        stamp(be, sl, NPU_K_DYN);
+        barrier(&be->ctx, cb);
         dispatch(be, cb, NPU_K_SETUP, &pc, 1);
-        barrier(&be->ctx, cb);
-        dispatch_indirect(be, cb, NPU_K_DYN_SPARSE, &pc, NPU_ARGS_DYN_SPARSE);
-        dispatch_indirect(be, cb, NPU_K_DYN_DENSE, &pc, NPU_ARGS_DYN_DENSE);
-        barrier(&be->ctx, cb);
-        pc.mode = NPU_SETUP_NEXT;
-        dispatch(be, cb, NPU_K_SETUP, &pc, 1);
+        stamp(be, sl, NPU_K_SETUP);
         barrier(&be->ctx, cb);
     }
     struct npu_gpu_push last = push_for(be, in->first_burst, in->count - 1, batch);
-    dispatch_indirect(be, cb, NPU_K_COMPACT, &last, NPU_ARGS_COMPACT);
+    dispatch(be, cb, NPU_K_COMPACT, &last, groups_for_blocks(be));
+    stamp(be, sl, NPU_K_COMPACT);
+    stamp(be, sl, TS_BATCH);
     const VkMemoryBarrier to_host = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
@@ -605,6 +740,79 @@ static int ensure_host(struct vk_backend *be, struct vk_slot *sl, struct npu_vk_
     return NPU_OK;
 }
 
+static int bad_range(const struct vk_backend *be, const struct npu_inject_range *r,
+                     struct npu_err *err)
+{
+    return npu_err_set(err, NPU_E_INTERNAL, "vulkan: range stimulus [%u, +%u) of %u neurons",
+                       r->first, r->count, be->n);
+}
+
+/* Fills the slot's INJECT buffer: the batch's explicit entries, then its
+ * ranges with each burst's power ranges appended, and where each burst's
+ * part is.  O(entries + ranges): the kernel expands the ranges. */
+static int write_stimuli(struct vk_backend *be, struct vk_slot *sl, const struct npu_inject *in,
+                         struct npu_err *err)
+{
+    uint64_t n_stim = in->off[in->count] - in->off[0];
+    uint64_t n_ranges = (uint64_t)be->n_power * in->count;
+    if (in->range_off)
+        n_ranges += in->range_off[in->count] - in->range_off[0];
+    uint64_t range_base = 3 * n_stim;
+    int rc = ensure_host(be, sl, &sl->inject, range_base + NPU_RANGE_WORDS * n_ranges, err);
+    if (rc)
+        return rc;
+    if (range_base > UINT32_MAX)
+        return npu_err_set(err, NPU_E_RESOURCE, "vulkan: too many stimuli in one batch");
+    uint32_t *w = sl->inject.map;
+    for (uint64_t k = 0; k < n_stim; k++) {
+        uint32_t id = in->id[in->off[0] + k];
+        if (id >= be->n)
+            return npu_err_set(err, NPU_E_INTERNAL, "vulkan: stimulus for neuron %u of %u",
+                               id, be->n);
+        uint64_t q = (uint64_t)in->q[in->off[0] + k];
+        w[3 * k] = id;
+        w[3 * k + 1] = (uint32_t)q;
+        w[3 * k + 2] = (uint32_t)(q >> 32);
+    }
+    sl->range_base = (uint32_t)range_base;
+    uint32_t *rw = w + range_base;
+    uint32_t nr = 0;
+    for (uint32_t j = 0; j < in->count; j++) {
+        struct vk_stim *st = &sl->stim[j];
+        st->inject_off = in->off[j] - in->off[0];
+        st->inject_count = in->off[j + 1] - in->off[j];
+        st->range_off = nr;
+        uint64_t total = st->inject_count;
+        uint32_t g0 = in->range_off ? in->range_off[j] : 0;
+        uint32_t g1 = in->range_off ? in->range_off[j + 1] : 0;
+        for (uint32_t g = g0; g < g1 + be->n_power; g++) {
+            const struct npu_inject_range *r = g < g1 ? &in->ranges[g] : &be->power[g - g1];
+            if (r->first > be->n || r->count > be->n - r->first)
+                return bad_range(be, r, err);
+            if (r->count == 0 || (!r->all && r->threshold == 0))
+                continue; /* picks nothing */
+            uint32_t *d = rw + (size_t)nr * NPU_RANGE_WORDS;
+            d[NPU_RANGE_FIRST] = r->first;
+            d[NPU_RANGE_COUNT] = r->count;
+            d[NPU_RANGE_KEY] = r->key;
+            d[NPU_RANGE_THRESHOLD] = r->threshold;
+            d[NPU_RANGE_ALL] = r->all ? 1u : 0u;
+            d[NPU_RANGE_Q_LO] = (uint32_t)(uint64_t)r->q;
+            d[NPU_RANGE_Q_HI] = (uint32_t)((uint64_t)r->q >> 32);
+            d[NPU_RANGE_VSTART] = (uint32_t)total;
+            total += r->count;
+            nr++;
+            if (total > UINT32_MAX)
+                return npu_err_set(err, NPU_E_RESOURCE, "vulkan: burst %u stimulates more than "
+                                   "2^32 neurons (use fewer overlapping stimuli)",
+                                   in->first_burst + j);
+        }
+        st->range_count = nr - st->range_off;
+        st->total = (uint32_t)total;
+    }
+    return NPU_OK;
+}
+
 static int vk_submit(struct npu_backend *be_, const struct npu_inject *in, struct npu_err *err)
 {
     struct vk_backend *be = to_vk(be_);
@@ -623,29 +831,9 @@ static int vk_submit(struct npu_backend *be_, const struct npu_inject *in, struc
                            in->first_burst, be->next_burst);
     struct vk_slot *sl = &be->slot[(be->head + be->in_flight) % N_SLOTS];
 
-    /* Range stimuli (whole areas, random P) are expanded on the host for
-     * now; the kernel takes explicit (id, q) entries only. */
-    if (in->range_off && in->range_off[in->count] > in->range_off[0]) {
-        rc = npu_inject_flatten(in, &be->flat, err);
-        if (rc)
-            return rc;
-        in = &be->flat.view;
-    }
-    uint64_t n_stim = in->off[in->count] - in->off[0];
-    rc = ensure_host(be, sl, &sl->inject, 3 * n_stim, err);
+    rc = write_stimuli(be, sl, in, err);
     if (rc)
         return rc;
-    uint32_t *w = sl->inject.map;
-    for (uint64_t k = 0; k < n_stim; k++) {
-        uint32_t id = in->id[in->off[0] + k];
-        if (id >= be->n)
-            return npu_err_set(err, NPU_E_INTERNAL, "vulkan: stimulus for neuron %u of %u",
-                               id, be->n);
-        uint64_t q = (uint64_t)in->q[in->off[0] + k];
-        w[3 * k] = id;
-        w[3 * k + 1] = (uint32_t)q;
-        w[3 * k + 2] = (uint32_t)(q >> 32);
-    }
     ((uint32_t *)sl->out.map)[0] = 0; /* off[0]; setup.comp writes the rest */
 
     VK_CHECK(ctx->vk.ResetCommandBuffer(sl->cb, 0));
@@ -672,40 +860,6 @@ error:
     return rc;
 }
 
-static int cmp_u64(const void *a, const void *b)
-{
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int grow_collected(struct vk_backend *be, uint32_t count, size_t fires,
-                          struct npu_err *err)
-{
-    if (count + 1 > be->c_off_cap) {
-        uint32_t *p = realloc(be->c_off, (count + 1) * sizeof(*p));
-        if (!p)
-            return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
-        be->c_off = p;
-        be->c_off_cap = count + 1;
-    }
-    if (fires > be->c_cap) {
-        size_t cap = fires;
-        uint32_t *id = realloc(be->c_id, cap * sizeof(*id));
-        if (id)
-            be->c_id = id;
-        float *mp = realloc(be->c_mp, cap * sizeof(*mp));
-        if (mp)
-            be->c_mp = mp;
-        uint64_t *key = realloc(be->c_key, cap * sizeof(*key));
-        if (key)
-            be->c_key = key;
-        if (!id || !mp || !key)
-            return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %zu fires", fires);
-        be->c_cap = cap;
-    }
-    return NPU_OK;
-}
-
 static int vk_collect(struct npu_backend *be_, struct npu_fires *out, struct npu_err *err)
 {
     struct vk_backend *be = to_vk(be_);
@@ -729,46 +883,57 @@ static int vk_collect(struct npu_backend *be_, struct npu_fires *out, struct npu
     if (rc)
         return rc;
 
+    if (sl->n_queries >= 2) {
+        VK_CHECK(ctx->vk.GetQueryPoolResults(ctx->device, sl->qpool, 0, sl->n_queries,
+                                             sl->n_queries * sizeof(uint64_t), be->qres,
+                                             sizeof(uint64_t), VK_QUERY_RESULT_64_BIT |
+                                             VK_QUERY_RESULT_WAIT_BIT));
+        uint64_t mask = ctx->timestamp_bits >= 64 ? UINT64_MAX
+                                                  : (UINT64_C(1) << ctx->timestamp_bits) - 1;
+        double period = ctx->props.limits.timestampPeriod;
+        for (uint32_t q = 1; q < sl->n_queries; q++) {
+            double ns = (double)((be->qres[q] - be->qres[q - 1]) & mask) * period;
+            if (sl->qlabel[q] < NPU_K_COUNT) {
+                be->kernel_ns[sl->qlabel[q]] += ns;
+                be->kernel_runs[sl->qlabel[q]]++;
+            }
+        }
+        be->device_ns += (double)((be->qres[sl->n_queries - 1] - be->qres[0]) & mask) * period;
+    }
+    be->batches++;
+    be->bursts += sl->count;
+
+    /* The device wrote each burst's fires in ascending id order (ordered
+     * compaction), so they are returned in place, in the mapped readback
+     * buffer (host-cached where the device has such memory); this pass only
+     * checks them. */
     const uint32_t *w = sl->out.map;
     uint32_t count = sl->count;
-    uint64_t total = w[count];
-    if (total > (uint64_t)count * be->n)
-        return npu_err_set(err, NPU_E_DEVICE, "vulkan: the device reported %llu fires in %u "
-                           "bursts of %u neurons", (unsigned long long)total, count, be->n);
-    rc = grow_collected(be, count, total ? total : 1, err);
-    if (rc)
-        return rc;
     const uint32_t *ids = w + be->batch + 1;
     const uint32_t *mps = ids + (uint64_t)be->batch * be->n;
-    for (uint32_t j = 0; j <= count; j++)
-        be->c_off[j] = w[j];
-    /* The device appends fires in the order its atomics ran; the contract is
-     * ascending ids per burst, so each burst is sorted here (fires are a small
-     * fraction of the neurons, and the sort overlaps the next batch). */
+    if (w[0] != 0 || w[count] > (uint64_t)count * be->n)
+        return npu_err_set(err, NPU_E_DEVICE, "vulkan: the device reported %u fires in %u "
+                           "bursts of %u neurons", w[count], count, be->n);
     for (uint32_t j = 0; j < count; j++) {
-        uint32_t a = be->c_off[j], e = be->c_off[j + 1];
+        uint32_t a = w[j], e = w[j + 1];
         if (a > e)
             return npu_err_set(err, NPU_E_DEVICE, "vulkan: corrupt fire offsets in burst %u",
                                sl->first_burst + j);
-        for (uint32_t k = a; k < e; k++)
-            be->c_key[k] = (uint64_t)ids[k] << 32 | mps[k];
-        qsort(be->c_key + a, e - a, sizeof(uint64_t), cmp_u64);
+        uint32_t prev = 0;
         for (uint32_t k = a; k < e; k++) {
-            uint32_t id = (uint32_t)(be->c_key[k] >> 32);
-            uint32_t bits = (uint32_t)be->c_key[k];
-            if (id >= be->n || (k > a && id <= be->c_id[k - 1]))
+            uint32_t id = ids[k];
+            if (id >= be->n || (k > a && id <= prev))
                 return npu_err_set(err, NPU_E_DEVICE,
-                                   "vulkan: burst %u: fire list holds neuron %u twice or out "
-                                   "of range", sl->first_burst + j, id);
-            be->c_id[k] = id;
-            memcpy(&be->c_mp[k], &bits, sizeof(bits));
+                                   "vulkan: burst %u: fire list holds neuron %u out of order, "
+                                   "twice or out of range", sl->first_burst + j, id);
+            prev = id;
         }
     }
     out->first_burst = sl->first_burst;
     out->count = count;
-    out->off = be->c_off;
-    out->id = be->c_id;
-    out->mp = be->c_mp;
+    out->off = w;
+    out->id = ids;
+    out->mp = (const float *)(const void *)mps;
     return NPU_OK;
 error:
     return rc;
@@ -784,19 +949,39 @@ static int vk_read_state(struct npu_backend *be_, struct npu_state *out, struct 
     int rc = npu_state_alloc(out, be->n, err);
     if (rc)
         return rc;
-    uint32_t *cc = malloc((be->n ? be->n : 1) * sizeof(*cc));
-    if (!cc) {
+    size_t n1 = be->n ? be->n : 1;
+    uint32_t *cc = malloc(n1 * sizeof(*cc));
+    uint32_t *stamp = malloc(n1 * sizeof(*stamp));
+    uint16_t *area_of = malloc((n1 + 1) * sizeof(*area_of));
+    if (!cc || !stamp || !area_of) {
+        free(cc);
+        free(stamp);
+        free(area_of);
         npu_state_free(out);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
     }
     rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_MP], out->mp, (uint64_t)be->n * 4, err);
     if (!rc)
         rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CC], cc, (uint64_t)be->n * 4, err);
+    if (!rc)
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_STAMP], stamp, (uint64_t)be->n * 4,
+                             err);
+    if (!rc)
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_AREA_OF], area_of,
+                             (uint64_t)(be->n + 1) / 2 * 4, err);
+    /* The dynamics kernel does step 1 (reset) by not reading the stored mp
+     * of a neuron that does not accumulate; the state the CPU holds has it
+     * reset unless it was a candidate of the last burst. */
+    uint32_t last = be->next_burst - 1;
     for (uint32_t i = 0; !rc && i < be->n; i++) {
         out->countdown[i] = (uint16_t)(cc[i] & 0xffffu);
         out->cfc[i] = (uint16_t)(cc[i] >> 16);
+        if (area_of[i] < be->n_areas && !be->area_accumulate[area_of[i]] && stamp[i] != last)
+            out->mp[i] = 0.0f;
     }
     free(cc);
+    free(stamp);
+    free(area_of);
     if (rc)
         npu_state_free(out);
     return rc;
@@ -854,6 +1039,12 @@ error:
     return rc;
 }
 
+static double vk_device_seconds(struct npu_backend *be_)
+{
+    struct vk_backend *be = to_vk(be_);
+    return be->timestamps ? be->device_ns * 1e-9 : -1.0;
+}
+
 const struct npu_backend_ops npu_backend_vulkan = {
     .name = "vulkan",
     .create = vk_create,
@@ -863,4 +1054,5 @@ const struct npu_backend_ops npu_backend_vulkan = {
     .collect = vk_collect,
     .read_state = vk_read_state,
     .destroy = vk_destroy,
+    .device_seconds = vk_device_seconds,
 };

@@ -437,6 +437,11 @@ static int load_device_fns(struct npu_vk_ctx *ctx, struct npu_err *err)
     LOAD_D(ResetFences);
     LOAD_D(WaitForFences);
     LOAD_D(QueueSubmit);
+    LOAD_D(CreateQueryPool);
+    LOAD_D(DestroyQueryPool);
+    LOAD_D(CmdResetQueryPool);
+    LOAD_D(CmdWriteTimestamp);
+    LOAD_D(GetQueryPoolResults);
     return NPU_OK;
 }
 
@@ -477,8 +482,10 @@ int npu_vk_ctx_create(struct npu_vk_ctx *ctx, const struct npu_backend_cfg *cfg,
     ctx->vk.GetPhysicalDeviceQueueFamilyProperties(ctx->phys, &nq, qf);
     uint32_t family = UINT32_MAX;
     for (uint32_t i = 0; i < nq && family == UINT32_MAX; i++)
-        if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT)
+        if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
             family = i;
+            ctx->timestamp_bits = qf[i].timestampValidBits;
+        }
     free(qf);
     if (family == UINT32_MAX)
         return npu_err_set(err, NPU_E_BACKEND, "vulkan: %s has no compute queue", d.name);

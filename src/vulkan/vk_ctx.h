@@ -86,6 +86,11 @@ struct npu_vk_fn {
     PFN_vkResetFences ResetFences;
     PFN_vkWaitForFences WaitForFences;
     PFN_vkQueueSubmit QueueSubmit;
+    PFN_vkCreateQueryPool CreateQueryPool;
+    PFN_vkDestroyQueryPool DestroyQueryPool;
+    PFN_vkCmdResetQueryPool CmdResetQueryPool;
+    PFN_vkCmdWriteTimestamp CmdWriteTimestamp;
+    PFN_vkGetQueryPoolResults GetQueryPoolResults;
 };
 
 #define NPU_VK_MSG_MAX 768
@@ -99,6 +104,7 @@ struct npu_vk_ctx {
     VkDevice device;
     VkQueue queue;
     uint32_t queue_family;
+    uint32_t timestamp_bits;    /* the queue family's timestampValidBits; 0: no timestamps */
     VkCommandPool pool;         /* resettable command buffers, this thread only */
     VkPhysicalDeviceProperties props;
     VkPhysicalDeviceMemoryProperties mem;

@@ -61,6 +61,8 @@ int npu_vk_buf_create(struct npu_vk_ctx *ctx, struct npu_vk_buf *b, VkDeviceSize
         .memoryTypeIndex = type,
     };
     VK_CHECK(ctx->vk.AllocateMemory(ctx->device, &ainfo, NULL, &b->mem));
+    b->cached = where == NPU_VK_HOST &&
+                (ctx->mem.memoryTypes[type].propertyFlags & VK_MEMORY_PROPERTY_HOST_CACHED_BIT);
     VK_CHECK(ctx->vk.BindBufferMemory(ctx->device, b->buf, b->mem, 0));
     if (where == NPU_VK_HOST)
         VK_CHECK(ctx->vk.MapMemory(ctx->device, b->mem, 0, VK_WHOLE_SIZE, 0, &b->map));

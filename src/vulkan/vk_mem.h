@@ -9,6 +9,7 @@ struct npu_vk_buf {
     VkDeviceMemory mem;
     VkDeviceSize size;
     void *map;      /* host-visible buffers stay mapped; NULL for device-local */
+    bool cached;    /* host-visible and HOST_CACHED (fast to read on the host) */
 };
 
 enum npu_vk_where {

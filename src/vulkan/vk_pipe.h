@@ -7,13 +7,9 @@
 #include "vk_ctx.h"
 
 enum npu_vk_kernel {
-    NPU_K_RESET,
     NPU_K_INJECT,
-    NPU_K_POWER,
-    NPU_K_PROP_SPARSE,
-    NPU_K_PROP_DENSE,
-    NPU_K_DYN_SPARSE,
-    NPU_K_DYN_DENSE,
+    NPU_K_PROP,
+    NPU_K_DYN,
     NPU_K_SETUP,
     NPU_K_COMPACT,
     NPU_K_TEST_ARITH,
