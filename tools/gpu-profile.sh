@@ -9,7 +9,7 @@ if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
 [ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
     export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 N=build/src/npusim
-printf '%-22s %-8s %6s %9s %10s %8s %8s %8s %8s\n' case backend bursts "burst/s" "events/s" stimuli submit collect trace
+printf '%-22s %-8s %6s %9s %10s %8s %8s %8s %8s %8s\n' case backend bursts "burst/s" "events/s" device stimuli submit collect trace
 one() {  # label backend args...
     label=$1; b=$2; shift 2
     $N run scenarios/large.ini --backend=$b --json --quiet --force "$@" >/tmp/p.json 2>/tmp/p.err ||
@@ -17,7 +17,9 @@ one() {  # label backend args...
     python3 - "$label" "$b" <<'PY'
 import json, sys
 j = json.load(open("/tmp/p.json")); h = j["host_seconds"]; w = j["wall_seconds"]
+dev = j.get("device_seconds")
 print(f"{sys.argv[1]:22} {sys.argv[2]:8} {j['bursts']:6} {j['bursts_per_second']:9.1f} {j['events_per_second']:10.3e} "
+      + (f"{dev/w*100:7.1f}% " if dev is not None else "       - ")
       + " ".join(f"{h[k]/w*100:7.1f}%" for k in ("stimuli", "submit", "collect", "trace")))
 PY
 }
@@ -28,3 +30,5 @@ one "1M no stimulus" vulkan --no-trace --bursts=300 --set "stimulus drive.bursts
 one "100k no trace" vulkan --no-trace --bursts=1000 --set "network.area cortex.size=100x100x10"
 one "10k no trace" vulkan --no-trace --bursts=3000 --set "network.area cortex.size=100x10x10"
 one "1M cpu no trace" cpu --no-trace --bursts=50
+echo "== per-kernel (NPUSIM_VK_PROFILE=1), 1M, 300 bursts, no trace"
+NPUSIM_VK_PROFILE=1 $N run scenarios/large.ini --backend=vulkan --no-trace --bursts=300 --quiet 2>&1 | tail -15
