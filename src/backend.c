@@ -40,6 +40,23 @@ void npu_backend_destroy(struct npu_backend *be)
         be->ops->destroy(be);
 }
 
+int npu_backend_read_mp(struct npu_backend *be, const uint32_t *ids, uint32_t n, float *out,
+                        struct npu_err *err)
+{
+    if (be->ops->read_mp)
+        return be->ops->read_mp(be, ids, n, out, err);
+    /* Probes are a debugging aid: reading the whole state per burst is slow
+     * on a big network but cannot disagree with read_state. */
+    struct npu_state st;
+    int rc = be->ops->read_state(be, &st, err);
+    if (rc)
+        return rc;
+    for (uint32_t k = 0; k < n; k++)
+        out[k] = st.mp[ids[k]];
+    npu_state_free(&st);
+    return NPU_OK;
+}
+
 int npu_state_alloc(struct npu_state *st, uint32_t n, struct npu_err *err)
 {
     memset(st, 0, sizeof(*st));

@@ -110,6 +110,11 @@ struct npu_backend_ops {
     int (*collect)(struct npu_backend *be, struct npu_fires *out, struct npu_err *err);
     /* State after the last collected batch.  Only with nothing in flight. */
     int (*read_state)(struct npu_backend *be, struct npu_state *out, struct npu_err *err);
+    /* Membrane potentials of the given neurons after the last collected
+     * burst, into out[n]; only with nothing in flight.  Optional: without
+     * it npu_backend_read_mp() goes through read_state. */
+    int (*read_mp)(struct npu_backend *be, const uint32_t *ids, uint32_t n, float *out,
+                   struct npu_err *err);
     void (*destroy)(struct npu_backend *be);
     /* Optional (NULL: not measured, as on the CPU): seconds the device spent
      * executing the batches collected so far, from its own timestamps;
@@ -135,6 +140,10 @@ int npu_backend_open(const struct npu_backend_ops *ops, const struct npu_backend
 
 /* NULL is fine. */
 void npu_backend_destroy(struct npu_backend *be);
+
+/* The state probes' values: ops->read_mp, or read_state and a pick. */
+int npu_backend_read_mp(struct npu_backend *be, const uint32_t *ids, uint32_t n, float *out,
+                        struct npu_err *err);
 
 int npu_state_alloc(struct npu_state *st, uint32_t n, struct npu_err *err);
 void npu_state_free(struct npu_state *st);

@@ -282,6 +282,17 @@ static int cpu_read_state(struct npu_backend *be, struct npu_state *out, struct 
     return NPU_OK;
 }
 
+static int cpu_read_mp(struct npu_backend *be, const uint32_t *ids, uint32_t n, float *out,
+                       struct npu_err *err)
+{
+    struct cpu_backend *c = (struct cpu_backend *)be;
+    if (c->in_flight)
+        return npu_err_set(err, NPU_E_INTERNAL, "cpu backend: read_mp with batches in flight");
+    for (uint32_t k = 0; k < n; k++)
+        out[k] = c->mp[ids[k]];
+    return NPU_OK;
+}
+
 static void free_arrays(struct cpu_backend *c)
 {
     free(c->mp);
@@ -365,5 +376,6 @@ const struct npu_backend_ops npu_backend_cpu = {
     .submit = cpu_submit,
     .collect = cpu_collect,
     .read_state = cpu_read_state,
+    .read_mp = cpu_read_mp,
     .destroy = cpu_destroy,
 };

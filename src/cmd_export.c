@@ -126,9 +126,11 @@ int cmd_export(int argc, char **argv)
     static const struct option opts[] = {
         { "format", required_argument, NULL, 'f' },
         { "output", required_argument, NULL, 'o' },
+        { "probes", no_argument, NULL, 'p' },
         { 0 },
     };
     enum format fmt = FMT_NONE;
+    bool probes = false;
     const char *out_path = NULL;
     int c;
     opterr = 0;
@@ -148,6 +150,9 @@ int cmd_export(int argc, char **argv)
         case 'o':
             out_path = optarg;
             break;
+        case 'p':
+            probes = true;
+            break;
         default:
             return npu_cmd_usage_error("export", "unknown option or missing value '%s'",
                                        argv[optind - 1]);
@@ -159,6 +164,8 @@ int cmd_export(int argc, char **argv)
     if (fmt == FMT_NONE)
         return npu_cmd_usage_error("export", "--format=csv|bmtk|sonata is required");
     const char *path = argv[optind];
+    if (probes && fmt != FMT_CSV)
+        return npu_cmd_usage_error("export", "--probes goes with --format=csv");
     if (fmt == FMT_SONATA)
         return export_sonata(path, out_path);
 
@@ -181,7 +188,13 @@ int cmd_export(int argc, char **argv)
 
     pop_name *pop = NULL;
     int werr = 0;
-    if (fmt == FMT_BMTK) {
+    if (probes && h->n_probes == 0) {
+        rc = npu_err_set(&err, NPU_E_USAGE, "%s has no state probes ([record] potentials_of)", path);
+        goto done;
+    }
+    if (probes) {
+        fputs("burst,neuron,mp\n", out);
+    } else if (fmt == FMT_BMTK) {
         pop = calloc((size_t)h->n_areas + 1, sizeof(*pop));
         if (!pop) {
             npu_err_set(&err, NPU_E_RESOURCE, "out of memory");
@@ -203,7 +216,10 @@ int cmd_export(int argc, char **argv)
     const float *mp;
     bool outside = false;
     while ((rc = npu_trace_reader_next(r, &burst, &n, &ids, &mp, &err)) == 1) {
-        for (uint32_t k = 0; k < n; k++) {
+        const float *pv = npu_trace_reader_probes(r);
+        for (uint32_t k = 0; probes && k < h->n_probes; k++)
+            fprintf(out, "%" PRIu32 ",%" PRIu32 ",%.9g\n", burst, h->probes[k], (double)pv[k]);
+        for (uint32_t k = 0; !probes && k < n; k++) {
             uint32_t ai = npu_trace_area_find(h, ids[k]);
             const struct npu_trace_area *a = ai < h->n_areas ? &h->areas[ai] : NULL;
             outside |= a == NULL;

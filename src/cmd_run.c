@@ -372,6 +372,8 @@ int cmd_run(int argc, char **argv)
             .potentials = scn->potentials,
             .n_areas = net->n_areas,
             .areas = tareas,
+            .n_probes = scn->n_probes,
+            .probes = scn->probe_ids,
         };
         if ((rc = npu_trace_writer_open(trace_path, o.force, &hdr, &tw, &err))) {
             if (rc == NPU_E_IO && strstr(err.msg, "exists") && !strstr(err.msg, "--force"))

@@ -45,14 +45,16 @@ static const struct npu_cmd commands[] = {
       "              bins of \"activity_bin_bursts\" consecutive bursts so that at\n"
       "              most N values remain (default 1000; the last bin may be shorter)\n" },
     { "export", cmd_export, "export a trace as CSV, bmtk spikes or a SONATA report",
-      "usage: npusim export TRACE --format=csv|bmtk|sonata [-o FILE]\n"
+      "usage: npusim export TRACE --format=csv|bmtk|sonata [-o FILE] [--probes]\n"
       "\n"
       "  csv:    burst,neuron,area,x,y,z,mp  (mp printed with %.9g)\n"
       "  bmtk:   timestamps population node_ids  (space separated)\n"
       "  sonata: a SONATA spike report (HDF5; -o FILE.h5 required): one\n"
       "          /spikes/AREA group per area, timestamps = burst numbers,\n"
       "          node_ids = index within the area, sorted by time.  Builds\n"
-      "          without libhdf5-dev lack it and say so (exit 2).\n" },
+      "          without libhdf5-dev lack it and say so (exit 2).\n"
+      "  --probes  with csv: the state probes instead of the fires, as\n"
+      "          burst,neuron,mp (mp after the burst; [record] potentials_of)\n" },
     { "network", cmd_network, "build a network and describe it",
       "usage: npusim network NETWORK.ini [--export=DIR] [--json] [--set SECTION.KEY=VALUE]...\n"
       "\n"

@@ -2,18 +2,21 @@
 
 #include "clock.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "inject.h"
 
 /* Writes one collected batch and accounts for it. */
 static int consume(const struct npu_net *net, const struct npu_scenario *scn, const struct npu_fires *f,
-                   const struct npu_sim_opts *opts, struct npu_sim_stats *st, struct npu_err *err)
+                   const float *probe_mp, const struct npu_sim_opts *opts, struct npu_sim_stats *st,
+                   struct npu_err *err)
 {
     for (uint32_t j = 0; j < f->count; j++) {
         uint32_t b = f->first_burst + j, lo = f->off[j], hi = f->off[j + 1];
         if (opts->trace) {
-            int rc = npu_trace_writer_burst(opts->trace, b, hi - lo, f->id + lo, f->mp + lo, err);
+            int rc = npu_trace_writer_burst_probes(opts->trace, b, hi - lo, f->id + lo, f->mp + lo,
+                                                   probe_mp, err);
             if (rc)
                 return rc;
         }
@@ -37,6 +40,16 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
     uint32_t batch = be->ops->max_batch(be);
     if (opts->batch && opts->batch < batch)
         batch = opts->batch;
+    /* State probes read the state after every burst, which needs the
+     * backend idle: one burst per submission, nothing ahead. */
+    uint32_t max_in_flight = NPU_BACKEND_MAX_IN_FLIGHT;
+    float *probe_mp = NULL;
+    if (scn->n_probes) {
+        batch = 1;
+        max_in_flight = 1;
+        if (!(probe_mp = malloc((size_t)scn->n_probes * sizeof(float))))
+            return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %u probes", scn->n_probes);
+    }
     if (batch == 0)
         batch = 1;
 
@@ -48,7 +61,7 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
 
     while (!rc && (in_flight > 0 || (next <= scn->bursts && !stopping))) {
         /* Keep the backend busy: submit ahead before writing what is back. */
-        while (!rc && !stopping && next <= scn->bursts && in_flight < NPU_BACKEND_MAX_IN_FLIGHT) {
+        while (!rc && !stopping && next <= scn->bursts && in_flight < max_in_flight) {
             uint32_t count = scn->bursts - next + 1 < batch ? scn->bursts - next + 1 : batch;
             double t = npu_clock_now();
             rc = npu_inject_build(scn, net, next, count, &inj, err);
@@ -72,7 +85,10 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
         if (rc)
             break;
         in_flight--;
-        rc = consume(net, scn, &f, opts, st, err);
+        if (probe_mp)
+            rc = npu_backend_read_mp(be, scn->probe_ids, scn->n_probes, probe_mp, err);
+        if (!rc)
+            rc = consume(net, scn, &f, probe_mp, opts, st, err);
         st->trace_s += npu_clock_now() - t2;
         if (opts->progress)
             opts->progress(opts->progress_ctx, st->bursts, scn->bursts, npu_clock_now() - t0);
@@ -89,6 +105,7 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
     }
     st->wall_s = npu_clock_now() - t0;
     npu_inject_buf_free(&inj);
+    free(probe_mp);
     if (!rc && stopping && st->bursts < scn->bursts)
         rc = npu_err_set(err, NPU_E_INTERRUPTED, "interrupted after burst %u of %u", st->bursts,
                          scn->bursts);

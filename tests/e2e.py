@@ -602,6 +602,36 @@ def killed_runs():
 
 
 @case
+def state_probes():
+    """[record] potentials_of: the mp of the probed neurons after every burst,
+    exported with --probes; only candidates change (and leak); diff names the
+    first burst and neuron where two runs' probes part."""
+    net = "[area a]\nsize = 3x1x1\nthreshold = 10\nleak = 0.5\n"
+    stim = ("[record]\npotentials_of = a\n"
+            "[stimulus s]\narea = a\nneurons = 0,0,0\npotential = 1\nbursts = 1-2\n")
+    simulate("probe", net, 4, stimuli=stim)
+    rc, out, err = npusim("export", "probe.trace", "--format=csv", "--probes")
+    rows = [l.split(",") for l in out.splitlines()]
+    check(rc == 0 and rows[0] == ["burst", "neuron", "mp"] and len(rows) == 1 + 4 * 3,
+          "probes: export --probes writes burst,neuron,mp for every burst and probe", out + err)
+    got = {(int(b), int(n)): f32(float(m)) for b, n, m in rows[1:]}
+    half = f32(cand(1) * f32(0.5))                       # burst 1: (0 + 1) * keep
+    again = f32(f32(half + cand(1)) * f32(0.5))          # burst 2: (0.5 + 1) * keep
+    want = {(1, 0): half, (2, 0): again, (3, 0): again, (4, 0): again}
+    for b in range(1, 5):
+        for n in (1, 2):
+            want[(b, n)] = 0.0
+    check(got == want, "probes: values by hand (non-candidates keep their mp, no leak)",
+          f"  want {want}\n  got  {got}")
+    simulate("probe2", net.replace("leak = 0.5", "leak = 0.25"), 4, stimuli=stim)
+    rc, out, err = npusim("diff", "probe.trace", "probe2.trace")
+    check(rc == 1 and "probe potentials first differ at burst 1, neuron 0" in out,
+          "probes: diff names the first burst and neuron where probes differ", out + err)
+    rc, out, err = npusim("export", "probe.trace", "--format=bmtk", "--probes")
+    check(rc == 2, "probes: --probes with another format is a usage error", err)
+
+
+@case
 def file_size_limit():
     """A full disk mid-run (here a file-size limit, which makes write() fail
     with EFBIG): exit 4 naming the trace, and a trace that reads back up to
