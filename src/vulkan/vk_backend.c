@@ -81,6 +81,8 @@ struct vk_backend {
     uint32_t dyn_groups, fire_blocks;
     uint8_t *area_accumulate; /* [n_areas], for read_state's reset */
     uint32_t n_areas;
+    uint32_t area_cache;      /* push constant: areas dyn.comp copies to shared memory */
+    bool no_area_cache;       /* NPUSIM_VK_AREA_CACHE=0 (testing knob) */
 
     /* Device timestamps (docs/vulkan.md, "Measuring"). */
     bool timestamps;        /* the queue has them */
@@ -253,6 +255,11 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     be->dyn_groups_max = dg && atoi(dg) > 0 ? (uint32_t)atoi(dg) : DEFAULT_DYN_GROUPS;
     if (be->dyn_groups_max > be->group_cap)
         be->dyn_groups_max = be->group_cap;
+    /* NPUSIM_VK_AREA_CACHE=0: a testing knob that makes the dynamics read
+     * the area parameters from the buffer per neuron, as they do with more
+     * than NPU_WG areas, so checkbackends covers that path too. */
+    const char *ac = getenv("NPUSIM_VK_AREA_CACHE");
+    be->no_area_cache = ac && strcmp(ac, "0") == 0;
     *out = &be->base;
     return NPU_OK;
 error:
@@ -310,7 +317,7 @@ static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
 
 static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
-    "cand_stamp", "cand_list", "fire_stamp", "fire_id", "fire_mp", "last_mp", "fire_bits",
+    "cand_stamp", "unused", "fire_stamp", "fire_id", "fire_mp", "last_mp", "fire_bits",
     "block", "ctl",
 };
 
@@ -330,7 +337,7 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
     size[NPU_B_CC] = n * 4;
     size[NPU_B_FCL] = n * 8;
     size[NPU_B_CAND_STAMP] = n * 4;
-    size[NPU_B_CAND_LIST] = 2 * n * 4;
+    size[NPU_B_CAND_LIST] = 4; /* unused: the dynamics walk all neurons */
     size[NPU_B_FIRE_STAMP] = n * 4;
     size[NPU_B_FIRE_ID] = 2 * n * 4;
     size[NPU_B_FIRE_MP] = 2 * n * 4;
@@ -499,6 +506,7 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     free(be->area_accumulate);
     be->area_accumulate = calloc(net->n_areas ? net->n_areas : 1, 1);
     be->n_areas = net->n_areas;
+    be->area_cache = !be->no_area_cache && net->n_areas <= NPU_WG ? net->n_areas : 0;
     areas = calloc(net->n_areas ? net->n_areas : 1, sizeof(*areas));
     if (!areas || !be->power || !be->area_accumulate) {
         rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
@@ -623,6 +631,7 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .prop_ratio = be->prop_ratio,
         .dyn_ratio = be->dyn_ratio,
         .group_cap = be->group_cap,
+        .area_cache = be->area_cache,
     };
 }
 
