@@ -372,15 +372,16 @@ uint64_t fx_contribution(uint weight, uint psp_used, bool inhibitory, bool unifo
     return inhibitory ? uint64_t(0) - mag : mag;
 }
 
-// Adds v to target t's FCL entry and makes t a candidate of this burst: the
-// first adder (the one that swaps the stamp) appends t to the candidate list.
+// Adds v to target t's FCL entry and makes t a candidate of this burst.
+// The add is the only atomic: the candidate mark is a plain store of the
+// burst number (every writer of this burst stores the same 32-bit value, so
+// whichever store lands last leaves it; the barrier after the dispatch makes
+// it visible to the dynamics, which walk all neurons and test the stamp).
+// A separate mark is needed because a candidate's sum may be exactly 0.
 void fcl_add(uint t, uint64_t v)
 {
     atomicAdd(fcl[t], v);
-    if (cand_stamp[t] != pc.burst && atomicExchange(cand_stamp[t], pc.burst) != pc.burst) {
-        uint k = atomicAdd(ctl[CTL_CAND_COUNT + pc.parity], 1u);
-        cand_list[pc.parity * pc.n + k] = t;
-    }
+    cand_stamp[t] = pc.burst;
 }
 
 // Workgroups needed for count items at per items each, capped; kernels loop.

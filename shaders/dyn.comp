@@ -1,23 +1,68 @@
 #version 460
-// Step 6 (FEAGI's sparse and dense neural dynamics in one kernel, on a
-// fixed grid so no setup pass sizes it): sparse, one thread per entry of
-// this burst's candidate list, or dense when most neurons are candidates,
-// one thread per neuron skipping non-candidates (a neuron that is not a
-// candidate is not touched, SEMANTICS.md).  Grid-stride loops either way.
+// Step 6 (FEAGI's neural dynamics) on a fixed grid: the workgroups stride
+// over all neurons; a neuron whose cand_stamp is
+// not this burst is not a candidate and is not touched (SEMANTICS.md), so
+// it costs one coalesced 4-byte load.  There is no candidate list: the
+// propagation only stamps its targets (common.glsl, fcl_add).
+//
+// Fires are counted per subgroup (ballot): one lane adds the subgroup's
+// count to the burst's fire count (its base in the unordered fire list) and
+// to its block's count, the firing lanes take consecutive slots from the
+// ballot's exclusive bit count.  FIRE_BITS gets one atomicOr per fire (no
+// return value, no contention); the compaction clears it.  The area
+// parameters are copied to shared memory once per workgroup when there are
+// at most NPU_WG areas.
 #include "common.glsl"
 #include "dynamics.glsl"
+#extension GL_KHR_shader_subgroup_ballot : require
 layout(local_size_x = NPU_WG) in;
+
+shared area_t s_area[NPU_WG];
 
 void main()
 {
-    uint cnt = ctl[CTL_CAND_COUNT + pc.parity];
+    uint t = gl_LocalInvocationID.x;
+    uint n_cached = pc.area_cache;
+    if (t < n_cached) { // member by member: the buffer's and shared memory's struct types differ
+        s_area[t].threshold = areas[t].threshold;
+        s_area[t].threshold_limit = areas[t].threshold_limit;
+        s_area[t].keep = areas[t].keep;
+        s_area[t].excitability = areas[t].excitability;
+        s_area[t].refractory_cfl = areas[t].refractory_cfl;
+        s_area[t].snooze_flags = areas[t].snooze_flags;
+    }
+    barrier();
+    uint p = pc.parity;
     uint stride = gl_NumWorkGroups.x * NPU_WG;
-    if (dense_for(cnt, pc.dyn_ratio)) {
-        for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride)
-            if (cand_stamp[i] == pc.burst)
-                dynamics(i);
-    } else {
-        for (uint k = gl_GlobalInvocationID.x; k < cnt; k += stride)
-            dynamics(cand_list[pc.parity * pc.n + k]);
+    for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {
+        bool fired = false;
+        uint m = 0u;
+        if (cand_stamp[i] == pc.burst) {
+            uint a = area_of(i);
+            area_t ar;
+            if (n_cached != 0u)
+                ar = s_area[a];
+            else
+                ar = areas[a];
+            fired = dynamics(i, ar, m);
+        }
+        // One atomicAdd per subgroup on the fire count and on the block's
+        // count (a workgroup's NPU_WG neurons of one pass lie in one block).
+        uvec4 vote = subgroupBallot(fired);
+        uint cnt = subgroupBallotBitCount(vote);
+        if (cnt == 0u)
+            continue;
+        uint k0 = 0u;
+        if (subgroupElect()) {
+            k0 = atomicAdd(ctl[CTL_FIRE_COUNT + p], cnt);
+            atomicAdd(block[i / NPU_FIRE_BLOCK], cnt);
+        }
+        k0 = subgroupBroadcastFirst(k0);
+        if (fired) {
+            uint at = p * pc.n + k0 + subgroupBallotExclusiveBitCount(vote);
+            fire_id[at] = i;
+            fire_mp[at] = m;
+            atomicOr(fire_bits[i >> 5], 1u << (i & 31u));
+        }
     }
 }

@@ -7,12 +7,15 @@
 // that reset (vk_backend.c).  mp and the float
 // parameters are bit patterns; f32_add / f32_mul / f32_ge / f32_le
 // (common.glsl) give the IEEE binary32 results whatever the denormal mode.
-void dynamics(uint i)
+//
+// Returns true when i fires, with its mp at firing in fired_mp; the caller
+// records the fire (fire list, FIRE_BITS, counts), aggregated per workgroup.
+bool dynamics(uint i, area_t ar, out uint fired_mp)
 {
+    fired_mp = 0u;
     uint cand = floatBitsToUint(fx_to_float(fcl[i])); // 0 or >= 2^-16: exact
     fcl[i] = uint64_t(0);
 
-    area_t ar = areas[area_of(i)];
     uint refractory = ar.refractory_cfl & 0xffffu;
     uint cfl = ar.refractory_cfl >> 16;
     uint snooze = ar.snooze_flags & 0xffffu;
@@ -29,7 +32,7 @@ void dynamics(uint i)
         cc[i] = countdown | (cfc << 16);
         if ((flags & NPU_AF_ACCUMULATE) == 0u)
             mp[i] = 0u; // what this burst's reset left (the stored value is stale)
-        return;
+        return false;
     }
     uint m = f32_add((flags & NPU_AF_ACCUMULATE) != 0u ? mp[i] : 0u, cand);
     if (f32_ge(m, ar.threshold) &&
@@ -37,25 +40,22 @@ void dynamics(uint i)
         if (limited && cfc >= cfl) {
             cc[i] = countdown; // cfc = 0
             mp[i] = m;
-            return;
+            return false;
         }
         if (fx_fires(ar.excitability, i, pc.burst)) {
-            uint k = atomicAdd(ctl[CTL_FIRE_COUNT + pc.parity], 1u);
-            fire_id[pc.parity * pc.n + k] = i;
-            fire_mp[pc.parity * pc.n + k] = m;
+            fired_mp = m;
             last_mp[i] = m;
             fire_stamp[i] = pc.burst;
-            atomicOr(fire_bits[i >> 5], 1u << (i & 31u));
-            atomicAdd(block[i / NPU_FIRE_BLOCK], 1u);
             mp[i] = 0u;
             cfc = min(cfc + 1u, 65535u);
             countdown = (limited && cfc >= cfl) ? min(refractory + snooze, 65535u) : refractory;
             cc[i] = countdown | (cfc << 16);
-            return;
+            return true;
         }
     }
     if (limited)
         cfc = 0u;
     mp[i] = f32_mul(m, ar.keep);
     cc[i] = countdown | (cfc << 16);
+    return false;
 }

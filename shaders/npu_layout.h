@@ -31,7 +31,7 @@
 #define NPU_B_CC 6          /* uint[n]: countdown | cfc << 16 */
 #define NPU_B_FCL 7         /* uint64[n]: Q16 sums, two's complement */
 #define NPU_B_CAND_STAMP 8  /* uint[n]: last burst the neuron was a candidate in */
-#define NPU_B_CAND_LIST 9   /* uint[2n]: candidates of the even / odd burst */
+#define NPU_B_CAND_LIST 9   /* unused (one word): the dynamics walk all neurons */
 #define NPU_B_FIRE_STAMP 10 /* uint[n]: last burst the neuron fired in */
 #define NPU_B_FIRE_ID 11    /* uint[2n]: fire list of the even / odd burst (unordered) */
 #define NPU_B_FIRE_MP 12    /* float[2n]: mp at firing, same order */
@@ -138,12 +138,15 @@ struct npu_gpu_push {
     NPU_UINT dyn_ratio;    /* dense dynamics when candidates * 256 >= n * dyn_ratio */
     NPU_UINT group_cap;    /* most workgroups per dispatch; kernels loop over the rest */
     NPU_UINT mode;         /* test mode */
+    NPU_UINT area_cache;   /* areas the dynamics copy to shared memory: n_areas when
+                            * <= NPU_WG, else 0 (read from AREA per neuron) */
+    NPU_UINT pad[3];
 };
 
 #ifndef VULKAN
 static_assert(sizeof(struct npu_gpu_ctl) == NPU_CTL_WORDS * 4, "ctl layout");
 static_assert(sizeof(struct npu_gpu_area) == 32, "area layout");
-static_assert(sizeof(struct npu_gpu_push) == 64, "push constants fit the 128-byte minimum");
+static_assert(sizeof(struct npu_gpu_push) == 80, "push constants fit the 128-byte minimum");
 static_assert(NPU_ARGS_PROP + 3 <= NPU_CTL_WORDS, "ctl words");
 static_assert(NPU_WG % NPU_PROP_LANES == 0, "propagation lanes");
 #endif

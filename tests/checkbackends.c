@@ -27,11 +27,14 @@ struct combo {
     const char *dense; /* NPUSIM_VK_DENSE */
     const char *ftz;   /* NPUSIM_VK_EMULATE_FTZ: "1" runs the kernels as a device that
                         * flushes subnormals would (lavapipe preserves them) */
+    const char *area_cache; /* NPUSIM_VK_AREA_CACHE: "0" makes the dynamics read the area
+                             * parameters per neuron (the path for more than 64 areas) */
 };
 
 static const struct combo combos[] = {
-    { 1, "auto", "0" }, { 3, "never", "0" }, { 3, "always", "0" }, { 64, "always", "0" },
-    { 64, "never", "0" }, { 0, "auto", "0" }, { 1, "never", "1" }, { 64, "always", "1" },
+    { 1, "auto", "0", "1" }, { 3, "never", "0", "1" }, { 3, "always", "0", "0" },
+    { 64, "always", "0", "1" }, { 64, "never", "0", "1" }, { 0, "auto", "0", "1" },
+    { 1, "never", "1", "0" }, { 64, "always", "1", "1" },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -440,6 +443,7 @@ int main(int argc, char **argv)
                                        .batch = combos[c].batch };
         setenv("NPUSIM_VK_DENSE", combos[c].dense, 1);
         setenv("NPUSIM_VK_EMULATE_FTZ", combos[c].ftz, 1);
+        setenv("NPUSIM_VK_AREA_CACHE", combos[c].area_cache, 1);
         int rc = npu_backend_vulkan.create(&cfg, &vk[c], &err);
         if (rc == NPU_E_BACKEND) {
             printf("SKIP: %s\n", err.msg);
@@ -488,9 +492,10 @@ int main(int argc, char **argv)
                    st.n, st.n_ranges, ref.n);
         for (size_t c = 0; c < N_COMBOS && !status; c++) {
             char what[96];
-            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s%s", combos[c].batch,
+            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s%s%s", combos[c].batch,
                      combos[c].batch ? "" : " (auto)", combos[c].dense,
-                     strcmp(combos[c].ftz, "1") == 0 ? " flushing emulated" : "");
+                     strcmp(combos[c].ftz, "1") == 0 ? " flushing emulated" : "",
+                     strcmp(combos[c].area_cache, "0") == 0 ? " no area cache" : "");
             struct result got;
             rc = vk[c]->ops->upload(vk[c], net, &params, &err);
             if (!rc)

@@ -49,7 +49,9 @@ struct vk_slot {
     VkQueryPool qpool;      /* timestamps; VK_NULL_HANDLE when the queue has none */
     uint32_t n_queries;     /* written by the recorded batch */
     uint8_t *qlabel;        /* [queries]: kernel (NPU_K_*), TS_START or TS_BATCH */
-    struct npu_vk_buf inject;
+    struct npu_vk_buf inject;     /* host-visible: the host writes the batch's stimuli */
+    struct npu_vk_buf inject_dev; /* device-local copy the kernels read (NPU_B_INJECT) */
+    uint64_t inject_bytes;        /* bytes of inject the recorded batch copies */
     struct vk_stim *stim;   /* [batch] */
     uint32_t range_base;    /* INJECT word of the first range */
     struct npu_vk_buf out;
@@ -81,6 +83,8 @@ struct vk_backend {
     uint32_t dyn_groups, fire_blocks;
     uint8_t *area_accumulate; /* [n_areas], for read_state's reset */
     uint32_t n_areas;
+    uint32_t area_cache;      /* push constant: areas dyn.comp copies to shared memory */
+    bool no_area_cache;       /* NPUSIM_VK_AREA_CACHE=0 (testing knob) */
 
     /* Device timestamps (docs/vulkan.md, "Measuring"). */
     bool timestamps;        /* the queue has them */
@@ -151,6 +155,7 @@ static void vk_destroy(struct npu_backend *be_)
         free_queries(be);
         for (int s = 0; s < N_SLOTS; s++) {
             npu_vk_buf_destroy(ctx, &be->slot[s].inject);
+            npu_vk_buf_destroy(ctx, &be->slot[s].inject_dev);
             npu_vk_buf_destroy(ctx, &be->slot[s].out);
             free(be->slot[s].stim);
             if (be->slot[s].fence)
@@ -253,6 +258,11 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     be->dyn_groups_max = dg && atoi(dg) > 0 ? (uint32_t)atoi(dg) : DEFAULT_DYN_GROUPS;
     if (be->dyn_groups_max > be->group_cap)
         be->dyn_groups_max = be->group_cap;
+    /* NPUSIM_VK_AREA_CACHE=0: a testing knob that makes the dynamics read
+     * the area parameters from the buffer per neuron, as they do with more
+     * than NPU_WG areas, so checkbackends covers that path too. */
+    const char *ac = getenv("NPUSIM_VK_AREA_CACHE");
+    be->no_area_cache = ac && strcmp(ac, "0") == 0;
     *out = &be->base;
     return NPU_OK;
 error:
@@ -265,7 +275,7 @@ static void update_set(struct vk_backend *be, struct vk_slot *sl)
     VkDescriptorBufferInfo info[NPU_B_COUNT];
     VkWriteDescriptorSet w[NPU_B_COUNT];
     for (uint32_t b = 0; b < NPU_B_COUNT; b++) {
-        const struct npu_vk_buf *buf = b == NPU_B_INJECT ? &sl->inject
+        const struct npu_vk_buf *buf = b == NPU_B_INJECT ? &sl->inject_dev
                                      : b == NPU_B_OUT ? &sl->out : &be->buf[b];
         info[b] = (VkDescriptorBufferInfo){ .buffer = buf->buf, .offset = 0,
                                             .range = VK_WHOLE_SIZE };
@@ -293,6 +303,7 @@ static void free_device_buffers(struct vk_backend *be)
         npu_vk_buf_destroy(&be->ctx, &be->buf[b]);
     for (int s = 0; s < N_SLOTS; s++) {
         npu_vk_buf_destroy(&be->ctx, &be->slot[s].inject);
+        npu_vk_buf_destroy(&be->ctx, &be->slot[s].inject_dev);
         npu_vk_buf_destroy(&be->ctx, &be->slot[s].out);
     }
     be->uploaded = false;
@@ -310,7 +321,7 @@ static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
 
 static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
-    "cand_stamp", "cand_list", "fire_stamp", "fire_id", "fire_mp", "last_mp", "fire_bits",
+    "cand_stamp", "unused", "fire_stamp", "fire_id", "fire_mp", "last_mp", "fire_bits",
     "block", "ctl",
 };
 
@@ -330,7 +341,7 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
     size[NPU_B_CC] = n * 4;
     size[NPU_B_FCL] = n * 8;
     size[NPU_B_CAND_STAMP] = n * 4;
-    size[NPU_B_CAND_LIST] = 2 * n * 4;
+    size[NPU_B_CAND_LIST] = 4; /* unused: the dynamics walk all neurons */
     size[NPU_B_FIRE_STAMP] = n * 4;
     size[NPU_B_FIRE_ID] = 2 * n * 4;
     size[NPU_B_FIRE_MP] = 2 * n * 4;
@@ -450,6 +461,9 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
         rc = npu_vk_buf_create(ctx, &be->slot[s].inject, INITIAL_INJECT_WORDS * 4,
                                NPU_VK_HOST, err);
         if (!rc)
+            rc = npu_vk_buf_create(ctx, &be->slot[s].inject_dev, INITIAL_INJECT_WORDS * 4,
+                                   NPU_VK_DEVICE, err);
+        if (!rc)
             rc = npu_vk_buf_create(ctx, &be->slot[s].out, out_words(be->batch, be->n) * 4,
                                    NPU_VK_HOST, err);
         if (rc)
@@ -499,6 +513,7 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     free(be->area_accumulate);
     be->area_accumulate = calloc(net->n_areas ? net->n_areas : 1, 1);
     be->n_areas = net->n_areas;
+    be->area_cache = !be->no_area_cache && net->n_areas <= NPU_WG ? net->n_areas : 0;
     areas = calloc(net->n_areas ? net->n_areas : 1, sizeof(*areas));
     if (!areas || !be->power || !be->area_accumulate) {
         rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
@@ -623,6 +638,7 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .prop_ratio = be->prop_ratio,
         .dyn_ratio = be->dyn_ratio,
         .group_cap = be->group_cap,
+        .area_cache = be->area_cache,
     };
 }
 
@@ -649,6 +665,14 @@ static uint32_t groups_for_blocks(const struct vk_backend *be)
                                            : be->group_cap;
 }
 
+static void copy_inject(struct vk_backend *be, struct vk_slot *sl, VkCommandBuffer cb)
+{
+    if (!sl->inject_bytes)
+        return;
+    const VkBufferCopy region = { .srcOffset = 0, .dstOffset = 0, .size = sl->inject_bytes };
+    be->ctx.vk.CmdCopyBuffer(cb, sl->inject.buf, sl->inject_dev.buf, 1, &region);
+}
+
 /* Records bursts first_burst .. first_burst+count-1 (see docs/vulkan.md). */
 static void record_batch(struct vk_backend *be, struct vk_slot *sl,
                          const struct npu_inject *in)
@@ -666,6 +690,9 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
     sl->n_queries = 0;
     if (sl->qpool)
         vk->CmdResetQueryPool(cb, sl->qpool, 0, be->max_queries);
+    /* The kernels read the stimuli from device memory: one copy per batch
+     * (the top barrier below orders it before them). */
+    copy_inject(be, sl, cb);
     vk->CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_ALL_COMMANDS_BIT,
                            VK_PIPELINE_STAGE_ALL_COMMANDS_BIT, 0, 1, &top, 0, NULL, 0, NULL);
     stamp(be, sl, TS_START);
@@ -736,6 +763,12 @@ static int ensure_host(struct vk_backend *be, struct vk_slot *sl, struct npu_vk_
     int rc = npu_vk_buf_create(&be->ctx, buf, want, NPU_VK_HOST, err);
     if (rc)
         return rc;
+    if (buf == &sl->inject) { /* and its device-local copy, the same size */
+        npu_vk_buf_destroy(&be->ctx, &sl->inject_dev);
+        rc = npu_vk_buf_create(&be->ctx, &sl->inject_dev, want, NPU_VK_DEVICE, err);
+        if (rc)
+            return rc;
+    }
     update_set(be, sl);
     return NPU_OK;
 }
@@ -775,6 +808,7 @@ static int write_stimuli(struct vk_backend *be, struct vk_slot *sl, const struct
         w[3 * k + 2] = (uint32_t)(q >> 32);
     }
     sl->range_base = (uint32_t)range_base;
+    sl->inject_bytes = (range_base + NPU_RANGE_WORDS * n_ranges) * 4;
     uint32_t *rw = w + range_base;
     uint32_t nr = 0;
     for (uint32_t j = 0; j < in->count; j++) {
@@ -1009,12 +1043,22 @@ int npu_vk_test_arith(struct npu_backend *be_, uint32_t mode, uint32_t n_items,
     if (rc)
         return rc;
     memcpy(sl->inject.map, in, (size_t)in_words * 4);
+    sl->inject_bytes = (uint64_t)in_words * 4;
     VK_CHECK(ctx->vk.ResetCommandBuffer(cb, 0));
     const VkCommandBufferBeginInfo binfo = {
         .sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO,
         .flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT,
     };
     VK_CHECK(ctx->vk.BeginCommandBuffer(cb, &binfo));
+    copy_inject(be, sl, cb);
+    const VkMemoryBarrier copied = {
+        .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+        .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT,
+    };
+    ctx->vk.CmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                               VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &copied, 0, NULL, 0,
+                               NULL);
     ctx->vk.CmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->pipes.layout, 0, 1,
                                   &sl->set, 0, NULL);
     struct npu_gpu_push pc = push_for(be, 1, 0, 1);

@@ -255,9 +255,13 @@ static void describe(struct npu_vk_ctx *ctx, VkPhysicalDevice pd, uint32_t index
     VkPhysicalDeviceDriverProperties drv = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES,
     };
+    VkPhysicalDeviceSubgroupProperties sg = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES,
+        .pNext = &drv,
+    };
     VkPhysicalDeviceFloatControlsProperties fc = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FLOAT_CONTROLS_PROPERTIES,
-        .pNext = &drv,
+        .pNext = &sg,
     };
     VkPhysicalDeviceProperties2 p2 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2,
@@ -267,6 +271,12 @@ static void describe(struct npu_vk_ctx *ctx, VkPhysicalDevice pd, uint32_t index
     snprintf(d->driver_name, sizeof(d->driver_name), "%s", drv.driverName);
     snprintf(d->driver_info, sizeof(d->driver_info), "%s", drv.driverInfo);
     d->denorm_preserve = fc.shaderDenormPreserveFloat32;
+    /* dyn.comp aggregates its fire counts per subgroup (subgroupBallot);
+     * every desktop driver and lavapipe have it, Vulkan 1.1 only promises
+     * the basic subgroup operations. */
+    d->subgroup_ballot = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
+                         (sg.supportedOperations & VK_SUBGROUP_FEATURE_BALLOT_BIT);
+    d->subgroup_size = sg.subgroupSize;
 
     VkPhysicalDeviceVulkan12Features f12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
@@ -286,7 +296,9 @@ static void describe(struct npu_vk_ctx *ctx, VkPhysicalDevice pd, uint32_t index
         d->int64_atomics = false;
     if (hide && strstr(hide, "shaderInt64") && !strstr(hide, "shaderInt64Atomics"))
         d->int64 = false;
-    d->usable = d->api_1_2 && d->int64 && d->int64_atomics;
+    if (hide && strstr(hide, "subgroupBallot"))
+        d->subgroup_ballot = false;
+    d->usable = d->api_1_2 && d->int64 && d->int64_atomics && d->subgroup_ballot;
 }
 
 static const char *missing_feature(const struct npu_vk_device_info *d)
@@ -297,6 +309,8 @@ static const char *missing_feature(const struct npu_vk_device_info *d)
         return "shaderInt64";
     if (!d->int64_atomics)
         return "shaderBufferInt64Atomics";
+    if (!d->subgroup_ballot)
+        return "subgroup ballot";
     return NULL;
 }
 

@@ -24,6 +24,8 @@ struct npu_vk_device_info {
     bool api_1_2;               /* Vulkan 1.2 or later: needed */
     bool int64;                 /* shaderInt64: needed */
     bool int64_atomics;         /* shaderBufferInt64Atomics: needed */
+    bool subgroup_ballot;       /* VK_SUBGROUP_FEATURE_BALLOT_BIT in compute: needed */
+    uint32_t subgroup_size;
     bool denorm_preserve;       /* shaderDenormPreserveFloat32: used when present */
     bool usable;                /* every needed feature is present */
 };
