@@ -59,12 +59,14 @@ def main():
 
     # A device without 64-bit integers or 64-bit atomics (simulated): refused
     # with the feature named, and never picked by auto.
-    for feature in ("shaderInt64", "shaderBufferInt64Atomics"):
+    for feature, said in (("shaderInt64", "shaderInt64"),
+                          ("shaderBufferInt64Atomics", "shaderBufferInt64Atomics"),
+                          ("subgroupBallot", "subgroup ballot")):
         hide = {"NPUSIM_VK_HIDE_FEATURES": feature}
         p = run(base + ["--backend=vulkan"], hide)
-        assert p.returncode == NPU_E_BACKEND and feature in p.stderr, (feature, p.returncode, p.stderr)
+        assert p.returncode == NPU_E_BACKEND and said in p.stderr, (feature, p.returncode, p.stderr)
         p = run(base + ["--backend=vulkan", "--device=0"], hide)
-        assert p.returncode == NPU_E_BACKEND and feature in p.stderr, (feature, p.returncode, p.stderr)
+        assert p.returncode == NPU_E_BACKEND and said in p.stderr, (feature, p.returncode, p.stderr)
         p = run(base + ["--backend=auto"], hide)
         assert p.returncode == 0 and json.loads(p.stdout)["backend"] == "cpu", p.stderr
 
