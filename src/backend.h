@@ -36,6 +36,8 @@ struct npu_backend_cfg {
     bool validation;         /* Vulkan: enable the Khronos validation layer */
     uint32_t batch;          /* bursts per submission; 0 = automatic */
     uint64_t max_device_bytes; /* 0 = the device's own limit */
+    uint32_t threads;        /* CPU: worker threads; 0 = automatic (online CPUs, fewer
+                              * for small networks).  Results do not depend on it. */
 };
 
 struct npu_run_params {

@@ -1,21 +1,55 @@
 /* The CPU reference backend: SEMANTICS.md written out, one burst at a time.
  *
- * Cost follows the work of a burst, not the size of the network: the FCL is
- * a dense sum array whose entries are valid only for neurons stamped with
- * the current burst number, so clearing it is free; step 1's reset touches
- * only the previous burst's candidates, the only neurons whose mp can be
- * non-zero while they do not accumulate. */
+ * Cost follows the work of a burst, not the size of the network:
+ *
+ * - The FCL is a dense array of int64 sums that is all zero between bursts
+ *   (the dynamics step reads each candidate's sum and clears it), plus a
+ *   bitmap with one bit per neuron that says "candidate this burst" (a sum
+ *   of 0 can still be a candidate).  Adding a synaptic contribution is one
+ *   add into the sum array and one OR into a bitmap that stays in L2; no
+ *   separate stamp array, so one cache miss per synaptic event, not two.
+ * - Step 6 walks the candidate bitmap in id order, so the fire queue comes
+ *   out already ordered by id (step 7 needs no sort), and mp, countdown and
+ *   cfc are read in ascending order instead of at random.
+ * - Step 1's reset touches only the previous burst's candidates (the only
+ *   neurons whose mp can be non-zero while they do not accumulate); it is
+ *   done in the same walk, word by word, just before the candidates of that
+ *   word are updated.  Nothing between step 1 and step 6 reads mp, so this
+ *   is the same as resetting first.
+ *
+ * Threads split the neurons into ranges of whole bitmap words.  Each thread
+ * owns the FCL sums, bitmap words and state of its range: it adds only the
+ * stimuli and synapses that target its range (rows are sorted by target, so
+ * its part of a row is one slice) and runs step 6 on its candidates.  No
+ * location is written by two threads, the sums are exact integers, and the
+ * per-thread fire queues concatenated in range order are ordered by id, so
+ * every thread count gives the same bits.  One thread is the plain
+ * transcription: its range is the whole network.  Threads sync once per
+ * burst (after step 6), then the caller's thread copies the fires out. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "fixed.h"
 
-struct fire {
-    uint32_t id;
-    float mp;
-};
+#define WORD_BITS 64
+#define MAX_THREADS 16
+/* Below this many neurons per thread a burst is a few microseconds of work
+ * and waking a second thread costs more than it saves. */
+#define MIN_NEURONS_PER_THREAD 32768
+/* Rounds a barrier waiter polls before it sleeps on the condition variable. */
+#define BARRIER_SPINS 20000
+/* How far ahead propagation prefetches the FCL sum of a target. */
+#define PREFETCH_AHEAD 8
+/* How many fired sources ahead propagation prefetches a row. */
+#define ROW_PREFETCH_AHEAD 4
+#define CACHE_LINE 64
+#define HUGE_PAGE (2u << 20)
 
 /* One batch's fire queues, as collect() hands them out. */
 struct slot {
@@ -28,73 +62,167 @@ struct slot {
     size_t n, cap;
 };
 
+/* A fire queue: ids ascending, mp at firing. */
+struct fireq {
+    uint32_t *id;
+    float *mp;
+    uint32_t n;
+};
+
+struct cpu_backend;
+
+/* One thread's share: neurons [lo, hi), bitmap words [lo/64, hi/64). */
+struct worker {
+    struct cpu_backend *c;
+    uint32_t index;
+    uint32_t lo, hi;
+    struct fireq q[2];    /* fires of the even and odd bursts */
+    pthread_t thread;
+    bool started;
+};
+
+/* A reusable barrier that polls a little before it sleeps: a burst takes
+ * microseconds to milliseconds, so a waiter usually does not need to sleep. */
+struct barrier {
+    pthread_mutex_t m;
+    pthread_cond_t cv;
+    uint32_t n, waiting;
+    atomic_uint gen;
+};
+
+/* The sensory input of the batch being run, for the workers. */
+struct batch_job {
+    const struct npu_inject *in;
+    struct slot *slot;
+    bool quit;
+};
+
 struct cpu_backend {
     struct npu_backend base;       /* first: the common part */
     const struct npu_net *net;
     int64_t power_q;
+    uint32_t want_threads;         /* from the cfg; 0 = online CPUs */
 
     float *mp;
     uint16_t *countdown;
     uint16_t *cfc;
 
-    uint64_t *sum;                 /* FCL, valid where stamp == current burst */
-    uint32_t *stamp;
-    uint32_t *cand;                /* this burst's candidates, insertion order */
-    uint32_t n_cand;
-    uint32_t *prev_cand;           /* last burst's, for step 1 */
-    uint32_t n_prev_cand;
-
-    struct fire *fires;            /* this burst's fires, sorted by id */
-    uint32_t n_fires;
-    struct fire *prev_fires;       /* last burst's, the input of step 5 */
-    uint32_t n_prev_fires;
+    uint64_t *sum;                 /* FCL sums, zero outside a burst */
+    size_t sum_bytes;
+    bool sum_mapped;               /* sum came from mmap (huge pages), not malloc */
+    uint64_t *cand[2];             /* candidate bitmaps of the even and odd bursts */
+    uint32_t n_words;
 
     uint32_t burst;                /* last burst run */
     struct slot slots[NPU_BACKEND_MAX_IN_FLIGHT];
     unsigned head, in_flight;      /* ring of submitted, not collected slots */
+
+    uint32_t n_workers;            /* 1: no extra threads */
+    bool threads_running;
+    struct worker w[MAX_THREADS];
+    struct barrier bar;
+    struct batch_job job;
 };
 
-static void fcl_add(struct cpu_backend *c, uint32_t id, int64_t q)
+static void barrier_init(struct barrier *b, uint32_t n)
 {
-    if (c->stamp[id] != c->burst) {
-        c->stamp[id] = c->burst;
-        c->sum[id] = 0;
-        c->cand[c->n_cand++] = id;
+    pthread_mutex_init(&b->m, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    b->n = n;
+    b->waiting = 0;
+    atomic_init(&b->gen, 0);
+}
+
+static void barrier_destroy(struct barrier *b)
+{
+    pthread_mutex_destroy(&b->m);
+    pthread_cond_destroy(&b->cv);
+}
+
+static void barrier_wait(struct barrier *b)
+{
+    unsigned g = atomic_load_explicit(&b->gen, memory_order_acquire);
+    pthread_mutex_lock(&b->m);
+    if (++b->waiting == b->n) {
+        b->waiting = 0;
+        atomic_store_explicit(&b->gen, g + 1, memory_order_release);
+        pthread_cond_broadcast(&b->cv);
+        pthread_mutex_unlock(&b->m);
+        return;
     }
-    /* Unsigned, so overflow wraps as the GPU's atomics do instead of being UB. */
-    c->sum[id] += (uint64_t)q;
+    pthread_mutex_unlock(&b->m);
+    for (int k = 0; k < BARRIER_SPINS; k++)
+        if (atomic_load_explicit(&b->gen, memory_order_acquire) != g)
+            return;
+    pthread_mutex_lock(&b->m);
+    while (atomic_load_explicit(&b->gen, memory_order_acquire) == g)
+        pthread_cond_wait(&b->cv, &b->m);
+    pthread_mutex_unlock(&b->m);
 }
 
-static int cmp_fire(const void *a, const void *b)
+static inline void fcl_add(uint64_t *sum, uint64_t *cand, uint32_t id, int64_t q)
 {
-    uint32_t x = ((const struct fire *)a)->id, y = ((const struct fire *)b)->id;
-    return (x > y) - (x < y);
+    /* Unsigned, so overflow wraps as the GPU's atomics do instead of being UB. */
+    sum[id] += (uint64_t)q;
+    cand[id / WORD_BITS] |= UINT64_C(1) << (id % WORD_BITS);
 }
 
-static void propagate(struct cpu_backend *c)
+/* First index in [lo, hi) of a row whose target is >= t (rows are sorted by
+ * target). */
+static uint32_t row_lower_bound(const uint32_t *tgt, uint32_t lo, uint32_t hi, uint32_t t)
+{
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if ((tgt[mid] & NPU_SYN_TARGET_MASK) < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Step 5 for one fired source s, restricted to targets in [lo, hi). */
+static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, float fire_mp,
+                             uint32_t lo, uint32_t hi)
 {
     const struct npu_net *net = c->net;
-    for (uint32_t f = 0; f < c->n_prev_fires; f++) {
-        uint32_t s = c->prev_fires[f].id;
-        const struct npu_area *a = &net->areas[net->area_of[s]];
-        uint32_t lo = net->syn_off[s], hi = net->syn_off[s + 1];
-        uint32_t k = hi - lo;
-        uint32_t mp_psp = a->mp_driven_psp ? npu_fx_psp_from_mp(c->prev_fires[f].mp) : 0;
-        for (uint32_t e = lo; e < hi; e++) {
-            uint32_t t = net->syn_target[e];
-            uint32_t wp = net->syn_wp[e];
-            uint32_t psp = a->mp_driven_psp ? mp_psp : wp >> 8;
-            int64_t q = npu_fx_contribution(wp & 0xff, psp, (t & NPU_SYN_INHIBITORY) != 0,
-                                            a->psp_uniform, k);
-            fcl_add(c, t & NPU_SYN_TARGET_MASK, q);
+    const struct npu_area *a = &net->areas[net->area_of[s]];
+    const uint32_t *tgt = net->syn_target;
+    const uint16_t *wp = net->syn_wp;
+    uint64_t *sum = c->sum;
+    uint32_t e = net->syn_off[s], end = net->syn_off[s + 1];
+    uint32_t k = end - e;
+    if (lo > 0)
+        e = row_lower_bound(tgt, e, end, lo);
+    if (hi < net->n_neurons)
+        end = row_lower_bound(tgt, e, end, hi);
+
+    if (!a->mp_driven_psp && (a->psp_uniform || k <= 1)) {
+        /* The common case: c = type * weight * psp * 65536. */
+        for (; e < end; e++) {
+            if (e + PREFETCH_AHEAD < end)
+                __builtin_prefetch(&sum[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
+            uint32_t t = tgt[e];
+            uint32_t w = wp[e];
+            int64_t mag = (int64_t)((w & 0xff) * (w >> 8)) << NPU_Q_SHIFT;
+            fcl_add(sum, cand, t & NPU_SYN_TARGET_MASK, (t & NPU_SYN_INHIBITORY) ? -mag : mag);
         }
+        return;
+    }
+    uint32_t mp_psp = a->mp_driven_psp ? npu_fx_psp_from_mp(fire_mp) : 0;
+    for (; e < end; e++) {
+        uint32_t t = tgt[e];
+        uint32_t psp = a->mp_driven_psp ? mp_psp : (uint32_t)wp[e] >> 8;
+        int64_t q = npu_fx_contribution(wp[e] & 0xff, psp, (t & NPU_SYN_INHIBITORY) != 0,
+                                        a->psp_uniform, k);
+        fcl_add(sum, cand, t & NPU_SYN_TARGET_MASK, q);
     }
 }
 
 /* Step 6 for one candidate; returns 1 when it fires. */
-static int dynamics(struct cpu_backend *c, uint32_t i, float cand, float *fire_mp)
+static int dynamics(struct cpu_backend *c, const struct npu_area *a, uint32_t i, uint32_t b,
+                    float cand, float *fire_mp)
 {
-    const struct npu_area *a = &c->net->areas[c->net->area_of[i]];
     bool limited = npu_cfl_limited(a->cfl);
 
     if (c->countdown[i] > 0) {
@@ -110,7 +238,7 @@ static int dynamics(struct cpu_backend *c, uint32_t i, float cand, float *fire_m
             c->mp[i] = mp;
             return 0;
         }
-        if (npu_fx_fires(a->excitability, i, c->burst)) {
+        if (npu_fx_fires(a->excitability, i, b)) {
             *fire_mp = mp;
             c->mp[i] = 0.0f;
             if (c->cfc[i] < UINT16_MAX)
@@ -130,59 +258,124 @@ static int dynamics(struct cpu_backend *c, uint32_t i, float cand, float *fire_m
     return 0;
 }
 
-static void run_burst(struct cpu_backend *c, const uint32_t *inj_id, const int64_t *inj_q,
-                      uint32_t n_inj, const struct npu_inject_range *ranges, uint32_t n_ranges)
+/* The pick hashes of a random stimulus for neurons [first, first+n), in a
+ * loop of their own so the compiler vectorises it; pcg's per-lane shifts
+ * need AVX2, hence a clone chosen at load time where GCC can make one. */
+#define PICK_BLOCK 256
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("avx2", "default")))
+#endif
+static void pick_hashes(uint32_t key, uint32_t first, uint32_t n, uint32_t *h)
+{
+    for (uint32_t k = 0; k < n; k++)
+        h[k] = npu_fx_pick_hash(key, first + k);
+}
+
+static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
+static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* Burst b, the batch's j-th, for the neurons of worker w.  The fires of
+ * burst b-1 are in every worker's q[(b - 1) & 1]. */
+static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_inject *in, uint32_t j,
+                      uint32_t b)
 {
     const struct npu_net *net = c->net;
-    c->burst++;
+    const uint32_t lo = w->lo, hi = w->hi;
+    if (lo >= hi)
+        return;
+    uint64_t *cand = c->cand[b & 1], *prev_cand = c->cand[(b - 1) & 1];
 
-    /* 1. reset; 2. clear (implicit: stamps of the old burst are stale). */
-    for (uint32_t k = 0; k < c->n_prev_cand; k++) {
-        uint32_t i = c->prev_cand[k];
-        if (!net->areas[net->area_of[i]].accumulate)
-            c->mp[i] = 0.0f;
-    }
-    c->n_cand = 0;
+    /* 1. reset and 2. clear: see the walk of step 6; the sums are already 0. */
 
     /* 3. sensory */
-    for (uint32_t k = 0; k < n_inj; k++)
-        fcl_add(c, inj_id[k], inj_q[k]);
-    for (uint32_t g = 0; g < n_ranges; g++) {
-        const struct npu_inject_range *r = &ranges[g];
-        for (uint32_t i = r->first; i < r->first + r->count; i++)
-            if (r->all || npu_fx_pick_hash(r->key, i) < r->threshold)
-                fcl_add(c, i, r->q);
+    for (uint32_t k = in->off[j]; k < in->off[j + 1]; k++)
+        if (in->id[k] >= lo && in->id[k] < hi)
+            fcl_add(c->sum, cand, in->id[k], in->q[k]);
+    if (in->range_off) {
+        for (uint32_t g = in->range_off[j]; g < in->range_off[j + 1]; g++) {
+            const struct npu_inject_range *r = &in->ranges[g];
+            uint32_t first = max_u32(r->first, lo), last = min_u32(r->first + r->count, hi);
+            if (r->all) {
+                for (uint32_t i = first; i < last; i++)
+                    fcl_add(c->sum, cand, i, r->q);
+                continue;
+            }
+            uint32_t h[PICK_BLOCK];
+            for (uint32_t i0 = first; i0 < last; i0 += PICK_BLOCK) {
+                uint32_t n = min_u32(PICK_BLOCK, last - i0);
+                pick_hashes(r->key, i0, n, h);
+                for (uint32_t k = 0; k < n; k++)
+                    if (h[k] < r->threshold)
+                        fcl_add(c->sum, cand, i0 + k, r->q);
+            }
+        }
     }
 
     /* 4. power */
     if (c->power_q != 0)
         for (uint32_t a = 0; a < net->n_areas; a++)
-            if (net->areas[a].power)
-                for (uint32_t i = net->areas[a].base; i < net->areas[a].base + net->areas[a].count; i++)
-                    fcl_add(c, i, c->power_q);
+            if (net->areas[a].power) {
+                uint32_t first = max_u32(net->areas[a].base, lo);
+                uint32_t last = min_u32(net->areas[a].base + net->areas[a].count, hi);
+                for (uint32_t i = first; i < last; i++)
+                    fcl_add(c->sum, cand, i, c->power_q);
+            }
 
-    /* 5. propagate last burst's fires */
-    propagate(c);
-
-    /* 6. dynamics */
-    c->n_fires = 0;
-    for (uint32_t k = 0; k < c->n_cand; k++) {
-        uint32_t i = c->cand[k];
-        float fmp;
-        if (dynamics(c, i, npu_fx_to_float((int64_t)c->sum[i]), &fmp))
-            c->fires[c->n_fires++] = (struct fire){ i, fmp };
+    /* 5. propagate last burst's fires (every worker's queue, in any order:
+     * the sums are exact) */
+    for (uint32_t v = 0; v < c->n_workers; v++) {
+        const struct fireq *pq = &c->w[v].q[(b - 1) & 1];
+        for (uint32_t f = 0; f < pq->n; f++) {
+            /* Rows lie at random in a large array: ask for a later
+             * source's row (and, before that, its offset) early. */
+            if (f + 2 * ROW_PREFETCH_AHEAD < pq->n)
+                __builtin_prefetch(&net->syn_off[pq->id[f + 2 * ROW_PREFETCH_AHEAD]]);
+            if (f + ROW_PREFETCH_AHEAD < pq->n) {
+                uint32_t s = pq->id[f + ROW_PREFETCH_AHEAD];
+                const char *t0 = (const char *)&net->syn_target[net->syn_off[s]];
+                const char *t1 = (const char *)&net->syn_target[net->syn_off[s + 1]];
+                const char *w0 = (const char *)&net->syn_wp[net->syn_off[s]];
+                const char *w1 = (const char *)&net->syn_wp[net->syn_off[s + 1]];
+                for (; t0 < t1; t0 += CACHE_LINE)
+                    __builtin_prefetch(t0);
+                for (; w0 < w1; w0 += CACHE_LINE)
+                    __builtin_prefetch(w0);
+            }
+            propagate_source(c, cand, pq->id[f], pq->mp[f], lo, hi);
+        }
     }
-    /* 7. the fire queue, ordered by id */
-    qsort(c->fires, c->n_fires, sizeof(c->fires[0]), cmp_fire);
 
-    struct fire *tf = c->prev_fires;
-    c->prev_fires = c->fires;
-    c->fires = tf;
-    c->n_prev_fires = c->n_fires;
-    uint32_t *tc = c->prev_cand;
-    c->prev_cand = c->cand;
-    c->cand = tc;
-    c->n_prev_cand = c->n_cand;
+    /* 6. dynamics, candidates in id order, after step 1's reset of the
+     * previous candidates; 7. the fires come out ordered by id. */
+    struct fireq *q = &w->q[b & 1];
+    q->n = 0;
+    uint32_t area = net->area_of[lo];
+    uint32_t area_end = net->areas[area].base + net->areas[area].count;
+    for (uint32_t wd = lo / WORD_BITS; wd < (hi + WORD_BITS - 1) / WORD_BITS; wd++) {
+        uint64_t reset = prev_cand[wd], bits = cand[wd];
+        prev_cand[wd] = 0;   /* it is the bitmap of the next burst */
+        while (reset) {
+            uint32_t i = wd * WORD_BITS + (uint32_t)__builtin_ctzll(reset);
+            reset &= reset - 1;
+            if (!net->areas[net->area_of[i]].accumulate)
+                c->mp[i] = 0.0f;
+        }
+        while (bits) {
+            uint32_t i = wd * WORD_BITS + (uint32_t)__builtin_ctzll(bits);
+            bits &= bits - 1;
+            while (i >= area_end) {
+                area++;
+                area_end = net->areas[area].base + net->areas[area].count;
+            }
+            float fmp;
+            int64_t s = (int64_t)c->sum[i];
+            c->sum[i] = 0;
+            if (dynamics(c, &net->areas[area], i, b, npu_fx_to_float(s), &fmp)) {
+                q->id[q->n] = i;
+                q->mp[q->n++] = fmp;
+            }
+        }
+    }
 }
 
 static int slot_reserve(struct slot *s, uint32_t bursts, size_t n, struct npu_err *err)
@@ -211,6 +404,61 @@ static int slot_reserve(struct slot *s, uint32_t bursts, size_t n, struct npu_er
     return NPU_OK;
 }
 
+/* Appends burst b's fires, every worker's queue in range order, to the
+ * slot as its j-th burst.  The caller's thread only. */
+static int slot_append(struct cpu_backend *c, struct slot *s, uint32_t j, uint32_t b, struct npu_err *err)
+{
+    size_t n = 0;
+    for (uint32_t v = 0; v < c->n_workers; v++)
+        n += c->w[v].q[b & 1].n;
+    int rc = slot_reserve(s, s->count, s->n + n, err);
+    if (rc)
+        return rc;
+    s->off[j] = (uint32_t)s->n;
+    for (uint32_t v = 0; v < c->n_workers; v++) {
+        const struct fireq *q = &c->w[v].q[b & 1];
+        memcpy(s->id + s->n, q->id, q->n * sizeof(*q->id));
+        memcpy(s->mp + s->n, q->mp, q->n * sizeof(*q->mp));
+        s->n += q->n;
+    }
+    return NPU_OK;
+}
+
+/* The bursts of the current job, by worker w; every worker runs them in
+ * step, with one barrier per burst.  Worker v's burst b reads the fires of
+ * b-1 from all queues and writes only its own queue of b, whose previous
+ * content (b-2's) worker 0 copied out before it reached the barrier of b-1.
+ * Returns worker 0's error, if copying out failed. */
+static int run_job(struct cpu_backend *c, struct worker *w, struct npu_err *err)
+{
+    const struct npu_inject *in = c->job.in;
+    /* Copied: after the last barrier the caller may return and free *in
+     * while this worker still tests the loop condition. */
+    const uint32_t count = in->count, first = in->first_burst;
+    int rc = NPU_OK;
+    for (uint32_t j = 0; j < count; j++) {
+        uint32_t b = first + j;
+        run_burst(c, w, in, j, b);
+        if (c->n_workers > 1)
+            barrier_wait(&c->bar);
+        if (w->index == 0 && !rc)
+            rc = slot_append(c, c->job.slot, j, b, err);
+    }
+    return rc;
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct cpu_backend *c = w->c;
+    for (;;) {
+        barrier_wait(&c->bar);      /* a job, or quit */
+        if (c->job.quit)
+            return NULL;
+        run_job(c, w, NULL);
+    }
+}
+
 static int cpu_submit(struct npu_backend *be, const struct npu_inject *in, struct npu_err *err)
 {
     struct cpu_backend *c = (struct cpu_backend *)be;
@@ -227,21 +475,13 @@ static int cpu_submit(struct npu_backend *be, const struct npu_inject *in, struc
     s->first_burst = in->first_burst;
     s->count = in->count;
     s->n = 0;
-    for (uint32_t j = 0; j < in->count; j++) {
-        uint32_t lo = in->off[j], hi = in->off[j + 1];
-        uint32_t glo = in->range_off ? in->range_off[j] : 0;
-        uint32_t ghi = in->range_off ? in->range_off[j + 1] : 0;
-        run_burst(c, in->id + lo, in->q + lo, hi - lo, in->ranges + glo, ghi - glo);
-        rc = slot_reserve(s, in->count, s->n + c->n_prev_fires, err);
-        if (rc)
-            return rc;
-        s->off[j] = (uint32_t)s->n;
-        for (uint32_t k = 0; k < c->n_prev_fires; k++) {
-            s->id[s->n + k] = c->prev_fires[k].id;
-            s->mp[s->n + k] = c->prev_fires[k].mp;
-        }
-        s->n += c->n_prev_fires;
-    }
+    c->job = (struct batch_job){ .in = in, .slot = s };
+    if (c->n_workers > 1)
+        barrier_wait(&c->bar);      /* start the workers */
+    rc = run_job(c, &c->w[0], err);
+    c->burst += in->count;
+    if (rc)
+        return rc;
     s->off[in->count] = (uint32_t)s->n;
     s->full = true;
     c->in_flight++;
@@ -293,22 +533,121 @@ static int cpu_read_mp(struct npu_backend *be, const uint32_t *ids, uint32_t n, 
     return NPU_OK;
 }
 
+static void stop_workers(struct cpu_backend *c)
+{
+    if (c->threads_running) {
+        c->job = (struct batch_job){ .quit = true };
+        barrier_wait(&c->bar);
+        for (uint32_t v = 1; v < c->n_workers; v++)
+            if (c->w[v].started)
+                pthread_join(c->w[v].thread, NULL);
+        barrier_destroy(&c->bar);
+        c->threads_running = false;
+    }
+    for (uint32_t v = 0; v < c->n_workers; v++)
+        for (int k = 0; k < 2; k++) {
+            free(c->w[v].q[k].id);
+            free(c->w[v].q[k].mp);
+        }
+    memset(c->w, 0, sizeof(c->w));
+    c->n_workers = 0;
+}
+
+/* Splits [0, n) into ranges of whole bitmap words, one per worker, and
+ * starts the threads; worker 0 is the caller's thread. */
+static int start_workers(struct cpu_backend *c, uint32_t n, struct npu_err *err)
+{
+    uint32_t t = c->want_threads;
+    if (t == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        t = cpus > 0 ? (uint32_t)cpus : 1;
+        uint32_t useful = n / MIN_NEURONS_PER_THREAD;
+        t = min_u32(t, useful > 0 ? useful : 1);
+    }
+    t = min_u32(min_u32(t, MAX_THREADS), c->n_words);
+    memset(c->w, 0, sizeof(c->w));
+    c->n_workers = t;
+    uint32_t words_per = c->n_words / t, extra = c->n_words % t, wd = 0;
+    for (uint32_t v = 0; v < t; v++) {
+        struct worker *w = &c->w[v];
+        uint32_t nw = words_per + (v < extra);
+        *w = (struct worker){ .c = c, .index = v, .lo = min_u32(wd * WORD_BITS, n),
+                              .hi = min_u32((wd + nw) * WORD_BITS, n) };
+        wd += nw;
+        size_t cap = w->hi > w->lo ? w->hi - w->lo : 1;
+        for (int k = 0; k < 2; k++) {
+            w->q[k].id = malloc(cap * sizeof(uint32_t));
+            w->q[k].mp = malloc(cap * sizeof(float));
+            if (!w->q[k].id || !w->q[k].mp) {
+                stop_workers(c);
+                return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the fire queues");
+            }
+        }
+    }
+    if (t == 1)
+        return NPU_OK;
+    barrier_init(&c->bar, t);
+    c->threads_running = true;
+    for (uint32_t v = 1; v < t; v++) {
+        if (pthread_create(&c->w[v].thread, NULL, worker_main, &c->w[v]) != 0) {
+            /* The started ones wait at the barrier for all t: count the
+             * missing ones as arrived so the quit gets through. */
+            pthread_mutex_lock(&c->bar.m);
+            c->bar.n = v;
+            pthread_mutex_unlock(&c->bar.m);
+            stop_workers(c);
+            return npu_err_set(err, NPU_E_RESOURCE, "cannot start CPU worker thread %u of %u", v + 1, t);
+        }
+        c->w[v].started = true;
+    }
+    return NPU_OK;
+}
+
+static void free_sum(struct cpu_backend *c)
+{
+    if (c->sum_mapped)
+        munmap(c->sum, c->sum_bytes);
+    else
+        free(c->sum);
+    c->sum = NULL;
+    c->sum_mapped = false;
+}
+
+/* The FCL sums, zeroed.  Propagation adds into them at random, so on
+ * large networks they go on huge pages where the system allows it:
+ * fewer TLB misses per synaptic event. */
+static int alloc_sum(struct cpu_backend *c, size_t n)
+{
+    c->sum_bytes = n * sizeof(uint64_t);
+    if (c->sum_bytes >= HUGE_PAGE) {
+        size_t bytes = (c->sum_bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p != MAP_FAILED) {
+#ifdef MADV_HUGEPAGE
+            madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+            c->sum = p;
+            c->sum_bytes = bytes;
+            c->sum_mapped = true;
+            return 0;
+        }
+    }
+    c->sum = calloc(n, sizeof(uint64_t));
+    return c->sum ? 0 : -1;
+}
+
 static void free_arrays(struct cpu_backend *c)
 {
+    stop_workers(c);
     free(c->mp);
     free(c->countdown);
     free(c->cfc);
-    free(c->sum);
-    free(c->stamp);
-    free(c->cand);
-    free(c->prev_cand);
-    free(c->fires);
-    free(c->prev_fires);
+    free_sum(c);
+    free(c->cand[0]);
+    free(c->cand[1]);
     c->mp = NULL;
     c->countdown = c->cfc = NULL;
-    c->sum = NULL;
-    c->stamp = c->cand = c->prev_cand = NULL;
-    c->fires = c->prev_fires = NULL;
+    c->cand[0] = c->cand[1] = NULL;
 }
 
 static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
@@ -319,22 +658,22 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
     size_t n = net->n_neurons ? net->n_neurons : 1;
     c->net = net;
     c->power_q = params->power_q;
+    c->n_words = (uint32_t)((n + WORD_BITS - 1) / WORD_BITS);
     c->mp = calloc(n, sizeof(*c->mp));
     c->countdown = calloc(n, sizeof(*c->countdown));
     c->cfc = calloc(n, sizeof(*c->cfc));
-    c->sum = malloc(n * sizeof(*c->sum));
-    c->stamp = calloc(n, sizeof(*c->stamp));
-    c->cand = malloc(n * sizeof(*c->cand));
-    c->prev_cand = malloc(n * sizeof(*c->prev_cand));
-    c->fires = malloc(n * sizeof(*c->fires));
-    c->prev_fires = malloc(n * sizeof(*c->prev_fires));
-    if (!c->mp || !c->countdown || !c->cfc || !c->sum || !c->stamp || !c->cand ||
-        !c->prev_cand || !c->fires || !c->prev_fires) {
+    c->cand[0] = calloc(c->n_words, sizeof(uint64_t));
+    c->cand[1] = calloc(c->n_words, sizeof(uint64_t));
+    if (alloc_sum(c, n) || !c->mp || !c->countdown || !c->cfc || !c->cand[0] || !c->cand[1]) {
         free_arrays(c);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
                            net->n_neurons);
     }
-    c->n_cand = c->n_prev_cand = c->n_fires = c->n_prev_fires = 0;
+    int rc = start_workers(c, net->n_neurons, err);
+    if (rc) {
+        free_arrays(c);
+        return rc;
+    }
     c->burst = 0;
     c->head = c->in_flight = 0;
     return NPU_OK;
@@ -357,12 +696,12 @@ static void cpu_destroy(struct npu_backend *be)
 static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **out,
                       struct npu_err *err)
 {
-    (void)cfg;
     struct cpu_backend *c = calloc(1, sizeof(*c));
     *out = NULL;
     if (!c)
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
     c->base.ops = &npu_backend_cpu;
+    c->want_threads = cfg->threads;
     snprintf(c->base.device, sizeof(c->base.device), "host CPU (reference)");
     *out = &c->base;
     return NPU_OK;

@@ -28,7 +28,7 @@ struct run_opts {
     const char *out;
     bool no_trace, force, json, quiet, validate;
     bool have_bursts, have_seed;
-    uint32_t bursts, batch;
+    uint32_t bursts, batch, threads;
     uint64_t seed;
     uint64_t max_memory, max_device_memory;   /* 0: what the machine has */
     int device;
@@ -64,7 +64,7 @@ static void progress(void *ctx, uint32_t done, uint32_t total, double elapsed)
 static int parse_args(int argc, char **argv, struct run_opts *o)
 {
     enum { O_BACKEND = 256, O_DEVICE, O_BATCH, O_BURSTS, O_OUT, O_NOTRACE, O_FORCE, O_SET,
-           O_SEED, O_VALIDATE, O_JSON, O_QUIET, O_MAXMEM, O_MAXDEV };
+           O_SEED, O_VALIDATE, O_JSON, O_QUIET, O_MAXMEM, O_MAXDEV, O_THREADS };
     static const struct option opts[] = {
         { "backend", required_argument, NULL, O_BACKEND },
         { "device", required_argument, NULL, O_DEVICE },
@@ -80,6 +80,7 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         { "quiet", no_argument, NULL, O_QUIET },
         { "max-memory", required_argument, NULL, O_MAXMEM },
         { "max-device-memory", required_argument, NULL, O_MAXDEV },
+        { "threads", required_argument, NULL, O_THREADS },
         { NULL, 0, NULL, 0 },
     };
     char why[NPU_WHY_MAX];
@@ -103,6 +104,10 @@ static int parse_args(int argc, char **argv, struct run_opts *o)
         case O_BATCH:
             if (npu_value_u32(optarg, 1, 1u << 20, &o->batch, why))
                 return npu_cmd_usage_error("run", "--batch: %s", why);
+            break;
+        case O_THREADS:
+            if (npu_value_u32(optarg, 1, 16, &o->threads, why))
+                return npu_cmd_usage_error("run", "--threads: %s", why);
             break;
         case O_BURSTS:
             if (npu_value_u32(optarg, 0, NPU_MAX_BURSTS, &o->bursts, why))
@@ -190,6 +195,7 @@ static int open_backend(const struct run_opts *o, const char *want, const struct
         .validation = o->validate,
         .batch = o->batch,
         .max_device_bytes = o->max_device_memory,
+        .threads = o->threads,
     };
     if (strcmp(want, "auto") == 0) {
         if (o->device < 0)

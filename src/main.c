@@ -28,6 +28,8 @@ static const struct npu_cmd commands[] = {
       "  --max-memory=SIZE          refuse networks needing more host memory (e.g. 8G;\n"
       "                             default: what the system has available)\n"
       "  --max-device-memory=SIZE   Vulkan: refuse networks needing more device memory\n"
+      "  --threads=N                CPU: worker threads, 1-16 (default: online CPUs,\n"
+      "                             fewer for small networks); results are identical\n"
       "  --json                     print a JSON summary on stdout\n"
       "  --quiet                    no summary, no progress, warnings only\n" },
     { "diff", cmd_diff, "compare the fires of two traces",

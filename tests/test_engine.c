@@ -122,17 +122,22 @@ struct eng {
     struct npu_state st;   /* state after it, after eng_state() */
 };
 
-static struct eng *eng_open(const struct npu_net *net, int64_t power_q)
+static struct eng *eng_open_threads(const struct npu_net *net, int64_t power_q, uint32_t threads)
 {
     struct npu_err err = { 0 };
     struct eng *e = calloc(1, sizeof(*e));
     assert_non_null(e);
-    struct npu_backend_cfg cfg = { .device_index = NPU_DEVICE_ANY };
+    struct npu_backend_cfg cfg = { .device_index = NPU_DEVICE_ANY, .threads = threads };
     struct npu_run_params params = { .power_q = power_q };
     int rc = npu_backend_open(&npu_backend_cpu, &cfg, net, &params, &e->be, &err);
     if (rc)
         fail_msg("npu_backend_open: %s", err.msg);
     return e;
+}
+
+static struct eng *eng_open(const struct npu_net *net, int64_t power_q)
+{
+    return eng_open_threads(net, power_q, 0);
 }
 
 static void eng_close(struct eng *e)
@@ -1305,6 +1310,34 @@ static void test_batching_invariant(void **state)
     npu_net_free(net);
 }
 
+/* Candidates are independent and FCL sums exact, so the thread count of
+ * the CPU backend cannot change a bit: 1, 2, 3 and 5 threads (5 = one
+ * 64-neuron word each on this 320-neuron network, so area boundaries fall
+ * inside and across the threads' ranges) give the same fires and state. */
+static void test_thread_count_invariant(void **state)
+{
+    (void)state;
+    struct npu_net *net = busy_net(13);
+    struct sched sc = busy_sched(net->n_neurons, 300, 14);
+    static const uint32_t threads[] = { 1, 2, 3, 5 };
+    struct trace t[4];
+    struct npu_state st[4];
+    for (int k = 0; k < 4; k++) {
+        struct eng *e = eng_open_threads(net, QOF(0.375), threads[k]);
+        t[k] = run_batched(e->be, &sc, k == 2 ? 1 : 7, &st[k]);
+        eng_close(e);
+    }
+    assert_true(t[0].n > 1000);
+    for (int k = 1; k < 4; k++)
+        assert_same_run(&t[0], &st[0], &t[k], &st[k]);
+    for (int k = 0; k < 4; k++) {
+        free(t[k].rec);
+        npu_state_free(&st[k]);
+    }
+    sched_free(&sc);
+    npu_net_free(net);
+}
+
 /* A dense, one-loop-per-step model of SEMANTICS.md "One burst", written
  * from the text (not from the backend), run on the busy network. */
 struct ref_model {
@@ -1530,6 +1563,7 @@ int main(void)
         cmocka_unit_test(test_subnormal_leak),
         cmocka_unit_test(test_batching_invariant),
         cmocka_unit_test(test_determinism),
+        cmocka_unit_test(test_thread_count_invariant),
         cmocka_unit_test(test_reference_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
