@@ -47,7 +47,7 @@ PY
 }
 
 : >"$out/table.txt"
-for s in quickstart sensorimotor large; do
+for s in quickstart sensorimotor probes large; do
     extra=""
     [ $s = large ] && extra="--bursts=$large_bursts"
     row $s cpu $extra
