@@ -56,6 +56,19 @@ static void coords(const struct npu_trace_area *a, uint32_t id, uint32_t xyz[3])
 
 /* SONATA: one population per area, node ids within the area, burst numbers
  * as timestamps.  HDF5 writes a file, never stdout. */
+/* An export of a trace that did not end normally still writes what there
+ * is, and says so. */
+static void warn_ending(const char *path, const struct npu_trace_status *st)
+{
+    if (!st->complete)
+        fprintf(stderr, "npusim: warning: %s is cut short (no end record); exported its %" PRIu32
+                " complete bursts\n", path, st->last_burst);
+    else if (st->end != NPU_TRACE_END_COMPLETE)
+        fprintf(stderr, "npusim: warning: %s: the run %s after burst %" PRIu32 "\n", path,
+                st->end == NPU_TRACE_END_INTERRUPTED ? "was interrupted" : "failed",
+                st->last_burst);
+}
+
 static int export_sonata(const char *path, const char *out_path)
 {
     struct npu_err err = { 0 };
@@ -107,13 +120,7 @@ static int export_sonata(const char *path, const char *out_path)
     if (outside)
         fprintf(stderr, "npusim: warning: %s: %" PRIu64 " fires lie outside every area and are "
                 "not in the SONATA file (it has one population per area)\n", path, outside);
-    if (!st.complete)
-        fprintf(stderr, "npusim: warning: %s is cut short (no end record); exported its %" PRIu32
-                " complete bursts\n", path, st.last_burst);
-    else if (st.end != NPU_TRACE_END_COMPLETE)
-        fprintf(stderr, "npusim: warning: %s: the run %s after burst %" PRIu32 "\n", path,
-                st.end == NPU_TRACE_END_INTERRUPTED ? "was interrupted" : "failed",
-                st.last_burst);
+    warn_ending(path, &st);
 done:
     npu_sonata_abort(w);
     free(names);
@@ -274,13 +281,7 @@ done:
     npu_trace_reader_status(r, &st);
     if (outside)
         fprintf(stderr, "npusim: warning: %s: some fires lie outside every area\n", path);
-    if (!st.complete)
-        fprintf(stderr, "npusim: warning: %s is cut short (no end record); exported its %" PRIu32
-                " complete bursts\n", path, st.last_burst);
-    else if (st.end != NPU_TRACE_END_COMPLETE)
-        fprintf(stderr, "npusim: warning: %s: the run %s after burst %" PRIu32 "\n", path,
-                st.end == NPU_TRACE_END_INTERRUPTED ? "was interrupted" : "failed",
-                st.last_burst);
+    warn_ending(path, &st);
     npu_trace_reader_close(r);
     return NPU_OK;
 }
