@@ -417,6 +417,8 @@ static int slot_append(struct cpu_backend *c, struct slot *s, uint32_t j, uint32
     s->off[j] = (uint32_t)s->n;
     for (uint32_t v = 0; v < c->n_workers; v++) {
         const struct fireq *q = &c->w[v].q[b & 1];
+        if (q->n == 0)
+            continue;   /* the arrays may not exist yet: memcpy of NULL is undefined */
         memcpy(s->id + s->n, q->id, q->n * sizeof(*q->id));
         memcpy(s->mp + s->n, q->mp, q->n * sizeof(*q->mp));
         s->n += q->n;
