@@ -973,6 +973,50 @@ error:
     return rc;
 }
 
+/* The probes' mp: only the id span they cover is read back (with the
+ * candidate stamps and area indices the lazy reset needs), instead of the
+ * whole state. */
+static int vk_read_mp(struct npu_backend *be_, const uint32_t *ids, uint32_t n, float *out,
+                      struct npu_err *err)
+{
+    struct vk_backend *be = to_vk(be_);
+    if (be->in_flight)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: read_mp with batches in flight");
+    if (n == 0)
+        return NPU_OK;
+    uint32_t lo = ids[0], hi = ids[0];
+    for (uint32_t k = 1; k < n; k++) {
+        lo = ids[k] < lo ? ids[k] : lo;
+        hi = ids[k] > hi ? ids[k] : hi;
+    }
+    if (hi >= be->n)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: probe %u is not a neuron", hi);
+    lo &= ~1u;                      /* area_of packs two neurons per word */
+    size_t span = (size_t)hi - lo + 1;
+    float *mp = malloc(span * sizeof(*mp));
+    uint32_t *stamp = malloc(span * sizeof(*stamp));
+    uint16_t *area_of = malloc((span + 2) * sizeof(*area_of));
+    int rc = mp && stamp && area_of ? NPU_OK : npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+    if (!rc)
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_MP], (VkDeviceSize)lo * 4, mp, span * 4, err);
+    if (!rc)
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_STAMP], (VkDeviceSize)lo * 4, stamp,
+                             span * 4, err);
+    if (!rc)
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_AREA_OF], (VkDeviceSize)lo * 2, area_of,
+                             (span + 1) / 2 * 4, err);
+    uint32_t last = be->next_burst - 1;
+    for (uint32_t k = 0; !rc && k < n; k++) {
+        uint32_t i = ids[k] - lo;
+        bool reset = area_of[i] < be->n_areas && !be->area_accumulate[area_of[i]] && stamp[i] != last;
+        out[k] = reset ? 0.0f : mp[i];
+    }
+    free(mp);
+    free(stamp);
+    free(area_of);
+    return rc;
+}
+
 static int vk_read_state(struct npu_backend *be_, struct npu_state *out, struct npu_err *err)
 {
     struct vk_backend *be = to_vk(be_);
@@ -994,14 +1038,14 @@ static int vk_read_state(struct npu_backend *be_, struct npu_state *out, struct 
         npu_state_free(out);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
     }
-    rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_MP], out->mp, (uint64_t)be->n * 4, err);
+    rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_MP], 0, out->mp, (uint64_t)be->n * 4, err);
     if (!rc)
-        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CC], cc, (uint64_t)be->n * 4, err);
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CC], 0, cc, (uint64_t)be->n * 4, err);
     if (!rc)
-        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_STAMP], stamp, (uint64_t)be->n * 4,
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_STAMP], 0, stamp, (uint64_t)be->n * 4,
                              err);
     if (!rc)
-        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_AREA_OF], area_of,
+        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_AREA_OF], 0, area_of,
                              (uint64_t)(be->n + 1) / 2 * 4, err);
     /* The dynamics kernel does step 1 (reset) by not reading the stored mp
      * of a neuron that does not accumulate; the state the CPU holds has it
@@ -1097,6 +1141,7 @@ const struct npu_backend_ops npu_backend_vulkan = {
     .submit = vk_submit,
     .collect = vk_collect,
     .read_state = vk_read_state,
+    .read_mp = vk_read_mp,
     .destroy = vk_destroy,
     .device_seconds = vk_device_seconds,
 };

@@ -180,8 +180,8 @@ int npu_vk_buf_write(struct npu_vk_ctx *ctx, struct npu_vk_buf *dst, const void 
     return rc;
 }
 
-int npu_vk_buf_read(struct npu_vk_ctx *ctx, struct npu_vk_buf *src, void *dst,
-                    VkDeviceSize size, struct npu_err *err)
+int npu_vk_buf_read(struct npu_vk_ctx *ctx, struct npu_vk_buf *src, VkDeviceSize src_off,
+                    void *dst, VkDeviceSize size, struct npu_err *err)
 {
     struct npu_vk_buf st;
     VkDeviceSize chunk = size < STAGING_BYTES ? size : STAGING_BYTES;
@@ -190,7 +190,7 @@ int npu_vk_buf_read(struct npu_vk_ctx *ctx, struct npu_vk_buf *src, void *dst,
     int rc = npu_vk_buf_create(ctx, &st, chunk, NPU_VK_HOST, err);
     for (VkDeviceSize off = 0; !rc && off < size; off += chunk) {
         VkDeviceSize n = size - off < chunk ? size - off : chunk;
-        rc = copy_chunk(ctx, src->buf, off, st.buf, 0, n, err);
+        rc = copy_chunk(ctx, src->buf, src_off + off, st.buf, 0, n, err);
         if (!rc)
             memcpy((char *)dst + off, st.map, n);
     }

@@ -36,8 +36,9 @@ void npu_vk_buf_destroy(struct npu_vk_ctx *ctx, struct npu_vk_buf *b);
  * for the device (with NPU_VK_FENCE_TIMEOUT_NS).  Only while nothing runs. */
 int npu_vk_buf_write(struct npu_vk_ctx *ctx, struct npu_vk_buf *dst, const void *src,
                      VkDeviceSize size, struct npu_err *err);
-int npu_vk_buf_read(struct npu_vk_ctx *ctx, struct npu_vk_buf *src, void *dst,
-                    VkDeviceSize size, struct npu_err *err);
+/* Reads size bytes from src at byte offset src_off. */
+int npu_vk_buf_read(struct npu_vk_ctx *ctx, struct npu_vk_buf *src, VkDeviceSize src_off,
+                    void *dst, VkDeviceSize size, struct npu_err *err);
 /* Fills the first size bytes with the 32-bit word `word`. */
 int npu_vk_buf_fill(struct npu_vk_ctx *ctx, struct npu_vk_buf *dst, uint32_t word,
                     struct npu_err *err);
