@@ -12,12 +12,54 @@
 // return value, no contention); the compaction clears it.  The area
 // parameters are copied to shared memory once per workgroup when there are
 // at most NPU_WG areas.
+//
+// The last workgroup to finish also does the burst's setup (setup_next), so
+// a burst costs two dispatches (fill.comp, this) and two barriers.
 #include "common.glsl"
 #include "dynamics.glsl"
 #extension GL_KHR_shader_subgroup_ballot : require
 layout(local_size_x = NPU_WG) in;
 
 shared area_t s_area[NPU_WG];
+shared uint s_sums[NPU_WG];
+shared bool s_last;
+
+// After every workgroup's fires are counted: the exclusive prefix sum of
+// the fires per block (the compaction's output positions), the burst's end
+// offset in the readback buffer, the next burst's propagation mode, and
+// zero counts for the next burst, so a whole batch runs with no host round
+// trip.  The other workgroups' counts are read with atomics, which see every
+// atomic that happened before those workgroups counted themselves done.
+void setup_next(uint t)
+{
+    uint nb = fire_blocks();
+    uint per = (nb + NPU_WG - 1u) / NPU_WG;
+    uint a = min(t * per, nb), e = min(a + per, nb);
+    uint s = 0u;
+    for (uint g = a; g < e; g++)
+        s += atomicAdd(block[g], 0u);
+    s_sums[t] = s;
+    for (uint d = 1u; d < NPU_WG; d <<= 1) {
+        barrier();
+        uint x = t >= d ? s_sums[t - d] : 0u;
+        barrier();
+        s_sums[t] += x;
+    }
+    uint run = s_sums[t] - s; // exclusive prefix of this thread's first block
+    for (uint g = a; g < e; g++) {
+        block[nb + g] = run;
+        run += atomicAdd(block[g], 0u);
+    }
+    if (t == 0u) {
+        uint p = pc.parity;
+        uint fc = atomicAdd(ctl[CTL_FIRE_COUNT + p], 0u);
+        outw[pc.j + 1u] = outw[pc.j] + fc;
+        ctl[NPU_CTL_PROP_DENSE] = dense_for(fc, pc.prop_ratio) ? 1u : 0u;
+        ctl[CTL_CAND_COUNT + (p ^ 1u)] = 0u;
+        ctl[CTL_FIRE_COUNT + (p ^ 1u)] = 0u;
+        ctl[NPU_CTL_DYN_DONE] = 0u; // every workgroup has counted itself
+    }
+}
 
 void main()
 {
@@ -64,5 +106,16 @@ void main()
             fire_mp[at] = m;
             atomicOr(fire_bits[i >> 5], 1u << (i & 31u));
         }
+    }
+    // This workgroup's counts (atomics) before its done count, for the
+    // last workgroup's setup.
+    memoryBarrierBuffer();
+    barrier();
+    if (t == 0u)
+        s_last = atomicAdd(ctl[NPU_CTL_DYN_DONE], 1u) == gl_NumWorkGroups.x - 1u;
+    barrier();
+    if (s_last) {
+        memoryBarrierBuffer();
+        setup_next(t);
     }
 }

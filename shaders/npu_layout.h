@@ -17,7 +17,7 @@
 #define NPU_FLOAT float
 #endif
 
-/* Threads per workgroup of every kernel but the one-thread setup kernel. */
+/* Threads per workgroup of every kernel. */
 #define NPU_WG 64u
 
 /* Descriptor set 0.  One set per in-flight slot: they differ only in the
@@ -40,7 +40,7 @@
 #define NPU_B_FIRE_BITS 14  /* uint[ceil(n/32)]: this burst's fires, one bit per neuron;
                              * cleared by the compaction */
 #define NPU_B_BLOCK 15      /* uint[2 * blocks]: fires per block of NPU_FIRE_BLOCK neurons,
-                             * then each block's exclusive prefix (setup.comp) */
+                             * then each block's exclusive prefix (dyn.comp's setup) */
 #define NPU_B_CTL 16        /* struct npu_gpu_ctl */
 #define NPU_B_INJECT 17     /* per slot: the batch's explicit stimuli, uint[3 * entries]
                              * (id, q low, q high), then its ranges at word range_base,
@@ -50,10 +50,8 @@
 
 /* The ordered compaction: one workgroup per block of NPU_FIRE_BLOCK neurons
  * (one 32-bit word of FIRE_BITS per thread) emits the block's fires in id
- * order at the block's prefix. */
+ * order at the block's prefix (fill.comp). */
 #define NPU_FIRE_BLOCK (32u * NPU_WG)
-/* Threads of the one-workgroup setup kernel (the prefix sum over blocks). */
-#define NPU_SETUP_WG 256u
 /* Sparse propagation: lanes per fired neuron (one subgroup on NVIDIA), so
  * a workgroup takes NPU_WG / NPU_PROP_LANES fired neurons. */
 #define NPU_PROP_LANES 32u
@@ -96,19 +94,26 @@
 /* Dense-or-sparse choice: the dense kernel runs when count * 256 >= n * ratio. */
 #define NPU_DENSE_SCALE 256u
 
-/* The control block: counts, the propagation mode and its indirect
- * dispatch arguments (x y z), all device-side. */
+/* The control block, all device-side: counts, the propagation mode, and
+ * the count of dynamics workgroups that have finished the burst (the last
+ * one does the per-burst setup; dyn.comp). */
 #define NPU_CTL_CAND_COUNT 0  /* [2]: candidates of the even / odd burst */
 #define NPU_CTL_FIRE_COUNT 2  /* [2]: fires of the even / odd burst */
 #define NPU_CTL_PROP_DENSE 4  /* 1: the next propagation is dense */
-#define NPU_ARGS_PROP 5       /* x y z of the next propagation */
+#define NPU_CTL_DYN_DONE 5    /* dynamics workgroups done with this burst */
 #define NPU_CTL_WORDS 8
+
+/* Parts of fill.comp a dispatch runs (npu_gpu_push.phases). */
+#define NPU_FILL_COMPACT 1u   /* step 7 of the batch's burst compact_j */
+#define NPU_FILL_STIMULI 2u   /* steps 3 and 4 of this burst */
+#define NPU_FILL_PROPAGATE 4u /* step 5 of this burst */
 
 struct npu_gpu_ctl {
     NPU_UINT cand_count[2];
     NPU_UINT fire_count[2];
     NPU_UINT prop_dense;
-    NPU_UINT prop_args[3];
+    NPU_UINT dyn_done;
+    NPU_UINT pad[2];
 };
 
 struct npu_gpu_area {
@@ -140,14 +145,15 @@ struct npu_gpu_push {
     NPU_UINT mode;         /* test mode */
     NPU_UINT area_cache;   /* areas the dynamics copy to shared memory: n_areas when
                             * <= NPU_WG, else 0 (read from AREA per neuron) */
-    NPU_UINT pad[3];
+    NPU_UINT phases;       /* fill.comp: NPU_FILL_* */
+    NPU_UINT compact_j;    /* fill.comp: the batch's burst whose fires it compacts */
+    NPU_UINT pad;
 };
 
 #ifndef VULKAN
 static_assert(sizeof(struct npu_gpu_ctl) == NPU_CTL_WORDS * 4, "ctl layout");
 static_assert(sizeof(struct npu_gpu_area) == 32, "area layout");
 static_assert(sizeof(struct npu_gpu_push) == 80, "push constants fit the 128-byte minimum");
-static_assert(NPU_ARGS_PROP + 3 <= NPU_CTL_WORDS, "ctl words");
 static_assert(NPU_WG % NPU_PROP_LANES == 0, "propagation lanes");
 #endif
 

@@ -24,10 +24,14 @@
 #define MAX_AUTO_BATCH 256u
 #define INITIAL_INJECT_WORDS 4096u
 
-/* The dynamics kernel runs on a fixed grid of at most this many workgroups
- * (grid-stride loops), so no setup pass has to size it; NPUSIM_VK_DYN_GROUPS
- * overrides it for tuning. */
+/* Both kernels run on fixed grids (grid-stride loops), so no pass has to
+ * size them and no dispatch is indirect: dynamics one workgroup per NPU_WG
+ * neurons, fill one per FILL_NEURONS_PER_GROUP, each capped.
+ * NPUSIM_VK_DYN_GROUPS and NPUSIM_VK_FILL_GROUPS override the caps for
+ * tuning. */
 #define DEFAULT_DYN_GROUPS 2048u
+#define DEFAULT_FILL_GROUPS 4096u
+#define FILL_NEURONS_PER_GROUP 256u
 
 /* Dense kernels run when count * 256 >= n * ratio (shaders/common.glsl). */
 #define DEFAULT_PROP_RATIO 128u  /* half the neurons fired */
@@ -41,14 +45,19 @@ struct vk_stim {
     uint32_t total;                      /* threads of the stimulus dispatch */
 };
 
-/* Timestamp labels: a query's label says what ran since the previous one. */
-#define TS_START NPU_K_COUNT
-#define TS_BATCH (NPU_K_COUNT + 1)
+/* Timestamp labels: a query's label says what ran since the previous one.
+ * Profiling (NPUSIM_VK_PROFILE=1) runs fill.comp's three parts as three
+ * dispatches, so each has its own label. */
+enum { L_COMPACT, L_STIMULI, L_PROPAGATE, L_DYN, L_COUNT, TS_START = L_COUNT, TS_BATCH };
+static const char *const label_names[L_COUNT] = {
+    [L_COMPACT] = "compact", [L_STIMULI] = "stimuli", [L_PROPAGATE] = "propagate",
+    [L_DYN] = "dyn+setup",
+};
 
 struct vk_slot {
     VkQueryPool qpool;      /* timestamps; VK_NULL_HANDLE when the queue has none */
     uint32_t n_queries;     /* written by the recorded batch */
-    uint8_t *qlabel;        /* [queries]: kernel (NPU_K_*), TS_START or TS_BATCH */
+    uint8_t *qlabel;        /* [queries]: L_*, TS_START or TS_BATCH */
     struct npu_vk_buf inject;     /* host-visible: the host writes the batch's stimuli */
     struct npu_vk_buf inject_dev; /* device-local copy the kernels read (NPU_B_INJECT) */
     uint64_t inject_bytes;        /* bytes of inject the recorded batch copies */
@@ -79,8 +88,8 @@ struct vk_backend {
     uint32_t next_burst;
     unsigned head;          /* oldest slot in flight */
     unsigned in_flight;
-    uint32_t prop_ratio, dyn_ratio, group_cap, dyn_groups_max;
-    uint32_t dyn_groups, fire_blocks;
+    uint32_t prop_ratio, dyn_ratio, group_cap, dyn_groups_max, fill_groups_max;
+    uint32_t dyn_groups, fill_groups, fire_blocks;
     uint8_t *area_accumulate; /* [n_areas], for read_state's reset */
     uint32_t n_areas;
     uint32_t area_cache;      /* push constant: areas dyn.comp copies to shared memory */
@@ -92,8 +101,8 @@ struct vk_backend {
     uint32_t max_queries;
     uint64_t *qres;
     double device_ns;       /* sum over collected batches of end - start */
-    double kernel_ns[NPU_K_COUNT];
-    uint64_t kernel_runs[NPU_K_COUNT];
+    double kernel_ns[L_COUNT];
+    uint64_t kernel_runs[L_COUNT];
     uint64_t batches, bursts;
 };
 
@@ -116,11 +125,11 @@ static void print_profile(const struct vk_backend *be)
             (unsigned long long)be->bursts, be->device_ns * 1e-9, per,
             be->slot[0].out.cached ? "host-cached" : "NOT host-cached (slow host reads)");
     fprintf(stderr, "  per kernel (each dispatch followed by a barrier and a timestamp, so "
-            "nothing overlaps):\n");
-    for (int k = 0; k < NPU_K_COUNT; k++)
+            "nothing overlaps; fill.comp's parts run as separate dispatches):\n");
+    for (int k = 0; k < L_COUNT; k++)
         if (be->kernel_runs[k])
             fprintf(stderr, "    %-12s %10.3f ms %9llu runs %9.2f us/run %8.2f us/burst %5.1f%%\n",
-                    npu_vk_spirv[k].name, be->kernel_ns[k] / 1e6,
+                    label_names[k], be->kernel_ns[k] / 1e6,
                     (unsigned long long)be->kernel_runs[k],
                     be->kernel_ns[k] / 1e3 / (double)be->kernel_runs[k],
                     be->bursts ? be->kernel_ns[k] / 1e3 / (double)be->bursts : 0.0,
@@ -258,6 +267,10 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     be->dyn_groups_max = dg && atoi(dg) > 0 ? (uint32_t)atoi(dg) : DEFAULT_DYN_GROUPS;
     if (be->dyn_groups_max > be->group_cap)
         be->dyn_groups_max = be->group_cap;
+    const char *fg = getenv("NPUSIM_VK_FILL_GROUPS");
+    be->fill_groups_max = fg && atoi(fg) > 0 ? (uint32_t)atoi(fg) : DEFAULT_FILL_GROUPS;
+    if (be->fill_groups_max > be->group_cap)
+        be->fill_groups_max = be->group_cap;
     /* NPUSIM_VK_AREA_CACHE=0: a testing knob that makes the dynamics read
      * the area parameters from the buffer per neuron, as they do with more
      * than NPU_WG areas, so checkbackends covers that path too. */
@@ -561,16 +574,17 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     if (rc)
         goto error;
 
-    /* Burst 1 has nothing to propagate: zero counts, an empty dispatch. */
-    uint32_t ctl[NPU_CTL_WORDS] = { 0 };
-    ctl[NPU_ARGS_PROP + 1] = 1;
-    ctl[NPU_ARGS_PROP + 2] = 1;
+    /* Zero counts: burst 1 has nothing to propagate. */
+    const uint32_t ctl[NPU_CTL_WORDS] = { 0 };
     rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_CTL], ctl, sizeof(ctl), err);
     if (rc)
         goto error;
     be->fire_blocks = (uint32_t)((net->n_neurons + (uint64_t)NPU_FIRE_BLOCK - 1) / NPU_FIRE_BLOCK);
     uint32_t dg = (uint32_t)(((uint64_t)net->n_neurons + NPU_WG - 1) / NPU_WG);
     be->dyn_groups = dg < be->dyn_groups_max ? (dg ? dg : 1) : be->dyn_groups_max;
+    uint32_t fg = (uint32_t)(((uint64_t)net->n_neurons + FILL_NEURONS_PER_GROUP - 1) /
+                             FILL_NEURONS_PER_GROUP);
+    be->fill_groups = fg < be->fill_groups_max ? (fg ? fg : 1) : be->fill_groups_max;
     be->next_burst = 1;
     be->uploaded = true;
     free(areas);
@@ -609,21 +623,6 @@ static void dispatch(struct vk_backend *be, VkCommandBuffer cb, enum npu_vk_kern
     vk->CmdDispatch(cb, groups, 1, 1);
 }
 
-static void dispatch_indirect(struct vk_backend *be, VkCommandBuffer cb, enum npu_vk_kernel k,
-                              const struct npu_gpu_push *pc, uint32_t args_word)
-{
-    const struct npu_vk_fn *vk = &be->ctx.vk;
-    vk->CmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->pipes.pipe[k]);
-    vk->CmdPushConstants(cb, be->pipes.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof(*pc), pc);
-    vk->CmdDispatchIndirect(cb, be->buf[NPU_B_CTL].buf, (VkDeviceSize)args_word * 4);
-}
-
-static uint32_t groups_for(const struct vk_backend *be, uint32_t count)
-{
-    uint32_t g = (uint32_t)(((uint64_t)count + NPU_WG - 1) / NPU_WG);
-    return g < be->group_cap ? g : be->group_cap;
-}
-
 static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_burst,
                                     uint32_t j, uint32_t batch)
 {
@@ -650,19 +649,36 @@ static void stamp(struct vk_backend *be, struct vk_slot *sl, unsigned label)
 {
     if (!sl->qpool || sl->n_queries >= be->max_queries)
         return;
-    if (label < NPU_K_COUNT && !be->profile)
+    if (label < L_COUNT && !be->profile)
         return;
-    if (label < NPU_K_COUNT)
+    if (label < L_COUNT)
         barrier(&be->ctx, sl->cb);
     sl->qlabel[sl->n_queries] = (uint8_t)label;
     be->ctx.vk.CmdWriteTimestamp(sl->cb, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, sl->qpool,
                                  sl->n_queries++);
 }
 
-static uint32_t groups_for_blocks(const struct vk_backend *be)
+/* fill.comp with the given parts; profiling runs each part as a dispatch
+ * of its own, with its own timestamp. */
+static void fill(struct vk_backend *be, struct vk_slot *sl, struct npu_gpu_push *pc,
+                 uint32_t phases)
 {
-    return be->fire_blocks < be->group_cap ? (be->fire_blocks ? be->fire_blocks : 1)
-                                           : be->group_cap;
+    static const struct { uint32_t phase; unsigned label; } parts[] = {
+        { NPU_FILL_COMPACT, L_COMPACT },
+        { NPU_FILL_STIMULI, L_STIMULI },
+        { NPU_FILL_PROPAGATE, L_PROPAGATE },
+    };
+    if (!be->profile) {
+        pc->phases = phases;
+        dispatch(be, sl->cb, NPU_K_FILL, pc, be->fill_groups);
+        return;
+    }
+    for (size_t k = 0; k < sizeof(parts) / sizeof(parts[0]); k++)
+        if (phases & parts[k].phase) {
+            pc->phases = parts[k].phase;
+            dispatch(be, sl->cb, NPU_K_FILL, pc, be->fill_groups);
+            stamp(be, sl, parts[k].label);
+        }
 }
 
 static void copy_inject(struct vk_backend *be, struct vk_slot *sl, VkCommandBuffer cb)
@@ -698,16 +714,11 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
     stamp(be, sl, TS_START);
     vk->CmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, be->pipes.layout, 0, 1,
                               &sl->set, 0, NULL);
+    /* Two dispatches and two barriers per burst: fill (compaction of b-1
+     * next to the stimuli and propagation of b: disjoint writes, the FCL
+     * adds are atomics), then the dynamics of b with the setup of b+1. */
     for (uint32_t j = 0; j < in->count; j++) {
         struct npu_gpu_push pc = push_for(be, in->first_burst, j, batch);
-        /* phase 1: compaction of b-1 (bits, blocks, last_mp) next to the
-         * stimuli and propagation of b (FCL, candidates): disjoint writes;
-         * the FCL adds are atomics. */
-        if (j > 0) {
-            struct npu_gpu_push prev = push_for(be, in->first_burst, j - 1, batch);
-            dispatch(be, cb, NPU_K_COMPACT, &prev, groups_for_blocks(be));
-            stamp(be, sl, NPU_K_COMPACT);
-        }
         const struct vk_stim *st = &sl->stim[j];
         pc.inject_off = st->inject_off;
         pc.inject_count = st->inject_count;
@@ -715,23 +726,17 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
         pc.range_off = st->range_off;
         pc.range_count = st->range_count;
         pc.stim_total = st->total;
-        if (st->total) {
-            dispatch(be, cb, NPU_K_INJECT, &pc, groups_for(be, st->total));
-            stamp(be, sl, NPU_K_INJECT);
-        }
-        dispatch_indirect(be, cb, NPU_K_PROP, &pc, NPU_ARGS_PROP);
-        stamp(be, sl, NPU_K_PROP);
+        pc.compact_j = j - 1;
+        fill(be, sl, &pc, (j > 0 ? NPU_FILL_COMPACT : 0) |
+                              (st->total ? NPU_FILL_STIMULI : 0) | NPU_FILL_PROPAGATE);
         barrier(&be->ctx, cb);
         dispatch(be, cb, NPU_K_DYN, &pc, be->dyn_groups);
-        stamp(be, sl, NPU_K_DYN);
-        barrier(&be->ctx, cb);
-        dispatch(be, cb, NPU_K_SETUP, &pc, 1);
-        stamp(be, sl, NPU_K_SETUP);
+        stamp(be, sl, L_DYN);
         barrier(&be->ctx, cb);
     }
     struct npu_gpu_push last = push_for(be, in->first_burst, in->count - 1, batch);
-    dispatch(be, cb, NPU_K_COMPACT, &last, groups_for_blocks(be));
-    stamp(be, sl, NPU_K_COMPACT);
+    last.compact_j = in->count - 1;
+    fill(be, sl, &last, NPU_FILL_COMPACT);
     stamp(be, sl, TS_BATCH);
     const VkMemoryBarrier to_host = {
         .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
@@ -868,7 +873,7 @@ static int vk_submit(struct npu_backend *be_, const struct npu_inject *in, struc
     rc = write_stimuli(be, sl, in, err);
     if (rc)
         return rc;
-    ((uint32_t *)sl->out.map)[0] = 0; /* off[0]; setup.comp writes the rest */
+    ((uint32_t *)sl->out.map)[0] = 0; /* off[0]; the dynamics' setup writes the rest */
 
     VK_CHECK(ctx->vk.ResetCommandBuffer(sl->cb, 0));
     const VkCommandBufferBeginInfo binfo = {
@@ -927,7 +932,7 @@ static int vk_collect(struct npu_backend *be_, struct npu_fires *out, struct npu
         double period = ctx->props.limits.timestampPeriod;
         for (uint32_t q = 1; q < sl->n_queries; q++) {
             double ns = (double)((be->qres[q] - be->qres[q - 1]) & mask) * period;
-            if (sl->qlabel[q] < NPU_K_COUNT) {
+            if (sl->qlabel[q] < L_COUNT) {
                 be->kernel_ns[sl->qlabel[q]] += ns;
                 be->kernel_runs[sl->qlabel[q]]++;
             }

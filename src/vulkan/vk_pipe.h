@@ -7,11 +7,8 @@
 #include "vk_ctx.h"
 
 enum npu_vk_kernel {
-    NPU_K_INJECT,
-    NPU_K_PROP,
-    NPU_K_DYN,
-    NPU_K_SETUP,
-    NPU_K_COMPACT,
+    NPU_K_FILL,       /* compaction of b-1, stimuli and propagation of b */
+    NPU_K_DYN,        /* dynamics of b, then the setup of b+1 */
     NPU_K_TEST_ARITH,
     NPU_K_COUNT
 };
