@@ -53,7 +53,11 @@ void setup_next(uint t)
     if (t == 0u) {
         uint p = pc.parity;
         uint fc = atomicAdd(ctl[CTL_FIRE_COUNT + p], 0u);
-        outw[pc.j + 1u] = outw[pc.j] + fc;
+        // OUT is host memory: written, never read, since a read from the
+        // device is a round trip over the bus.
+        uint end = (pc.j == 0u ? 0u : ctl[NPU_CTL_OUT_END]) + fc;
+        ctl[NPU_CTL_OUT_END] = end;
+        outw[pc.j + 1u] = end;
         ctl[NPU_CTL_PROP_DENSE] = dense_for(fc, pc.prop_ratio) ? 1u : 0u;
         ctl[CTL_CAND_COUNT + (p ^ 1u)] = 0u;
         ctl[CTL_FIRE_COUNT + (p ^ 1u)] = 0u;

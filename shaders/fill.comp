@@ -56,7 +56,10 @@ void compact_fires(uint j)
             s_ids[k++] = w * 32u + b;
         }
         barrier(); // s_ids is complete; every thread has read block[g]
-        uint at = outw[j] + block[nb + g];
+        // where burst j's fires start in OUT: the batch's fires so far
+        // (burst j is the batch's last burst so far) less its own
+        uint first = pc.burst - pc.j;
+        uint at = ctl[NPU_CTL_OUT_END] - ctl[CTL_FIRE_COUNT + ((first + j) & 1u)] + block[nb + g];
         for (uint x = t; x < cnt; x += NPU_WG) {
             uint i = s_ids[x];
             outw[pc.ids_base + at + x] = i;

@@ -101,6 +101,7 @@
 #define NPU_CTL_FIRE_COUNT 2  /* [2]: fires of the even / odd burst */
 #define NPU_CTL_PROP_DENSE 4  /* 1: the next propagation is dense */
 #define NPU_CTL_DYN_DONE 5    /* dynamics workgroups done with this burst */
+#define NPU_CTL_OUT_END 6     /* fires of the batch so far (device copy of OUT's off[j+1]) */
 #define NPU_CTL_WORDS 8
 
 /* Parts of fill.comp a dispatch runs (npu_gpu_push.phases). */
@@ -113,7 +114,8 @@ struct npu_gpu_ctl {
     NPU_UINT fire_count[2];
     NPU_UINT prop_dense;
     NPU_UINT dyn_done;
-    NPU_UINT pad[2];
+    NPU_UINT out_end;
+    NPU_UINT pad;
 };
 
 struct npu_gpu_area {

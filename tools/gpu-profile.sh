@@ -30,5 +30,8 @@ one "1M no stimulus" vulkan --no-trace --bursts=300 --set "stimulus drive.bursts
 one "100k no trace" vulkan --no-trace --bursts=1000 --set "network.area cortex.size=100x100x10"
 one "10k no trace" vulkan --no-trace --bursts=3000 --set "network.area cortex.size=100x10x10"
 one "1M cpu no trace" cpu --no-trace --bursts=50
-echo "== per-kernel (NPUSIM_VK_PROFILE=1), 1M, 300 bursts, no trace"
-NPUSIM_VK_PROFILE=1 $N run scenarios/large.ini --backend=vulkan --no-trace --bursts=300 --quiet 2>&1 | tail -15
+for size in 10k 100k 1m; do
+    echo "== per-kernel (NPUSIM_VK_PROFILE=1), bench-$size, 1000 bursts, no trace"
+    NPUSIM_VK_PROFILE=1 $N run scenarios/bench-$size.ini --backend=vulkan --no-trace --bursts=1000 \
+        --quiet 2>&1 | tail -6
+done

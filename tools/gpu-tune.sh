@@ -1,0 +1,39 @@
+#!/bin/sh
+# Tuning knobs of the Vulkan backend, on the device machine: bursts/s of the
+# bench workloads (no trace) under several environment settings, run
+# interleaved (A B C A B C ...) so drift hits every setting alike.  Prints
+# the median and the range of each.
+#   tools/gpu-tune.sh "SIZES" REPS "label=ENV=V,ENV=V" ...
+#   tools/gpu-tune.sh "100k 1m" 5 base= zero=NPUSIM_VK_STAMP=zero
+set -u
+cd "$(dirname "$0")/.."
+export NPUSIM_NO_VALIDATION=1
+if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
+[ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
+    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+sizes=$1; reps=$2; shift 2
+res=$(mktemp)
+for size in $sizes; do
+    bursts=3000; [ "$size" = 1m ] && bursts=1000
+    r=0
+    while [ $r -lt "$reps" ]; do
+        for cfg in "$@"; do
+            label=${cfg%%=*}; envs=$(echo "${cfg#*=}" | tr ',' ' ')
+            env $envs build/src/npusim run "scenarios/bench-$size.ini" --backend=vulkan --no-trace \
+                --bursts=$bursts --json --quiet >/tmp/t.json 2>/tmp/t.err ||
+                { echo "$size $label failed: $(tail -1 /tmp/t.err)"; continue; }
+            python3 -c "import json,sys; j=json.load(open('/tmp/t.json')); print(sys.argv[1], sys.argv[2], 1e6/j['bursts_per_second'])" \
+                "$size" "$label" >>"$res"
+        done
+        r=$((r + 1))
+    done
+done
+python3 - "$res" <<'PY'
+import sys, statistics, collections
+d = collections.OrderedDict()
+for line in open(sys.argv[1]):
+    s, l, v = line.split(); d.setdefault((s, l), []).append(float(v))
+print(f"{'size':6} {'setting':14} {'runs':>4} {'median us/burst':>16} {'min':>8} {'max':>8}")
+for (s, l), v in d.items():
+    print(f"{s:6} {l:14} {len(v):4} {statistics.median(v):16.1f} {min(v):8.1f} {max(v):8.1f}")
+PY
