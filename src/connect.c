@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
 #include "rng.h"
 
 /* Growable output, with the overall synapse limit checked on every append. */
@@ -28,6 +29,8 @@ static int reserve(struct npu_conn_out *o, uint64_t n, size_t *cap, struct npu_e
     if (!t || !w)
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %llu synapses",
                            (unsigned long long)n);
+    npu_mem_huge(t, c * sizeof(*t));
+    npu_mem_huge(w, c * sizeof(*w));
     *cap = c;
     return NPU_OK;
 }
@@ -371,6 +374,8 @@ static int gen_file(const struct npu_net *net, const struct npu_conn_spec *sp,
     o->count = calloc(o->n_src ? o->n_src : 1, sizeof(uint32_t));
     o->tgt = malloc((n ? n : 1) * sizeof(uint32_t));
     o->wp = malloc((n ? n : 1) * sizeof(uint16_t));
+    npu_mem_huge(o->tgt, n * sizeof(uint32_t));
+    npu_mem_huge(o->wp, n * sizeof(uint16_t));
     if (!o->count || !o->tgt || !o->wp) {
         rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory for %zu synapses", n);
         goto done;

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mem.h"
+
 uint32_t npu_net_area_find(const struct npu_net *net, uint32_t id)
 {
     uint32_t lo = 0, hi = net->n_areas;
@@ -58,6 +60,9 @@ int npu_net_alloc_arrays(struct npu_net *net, struct npu_err *err)
     net->syn_off = calloc(n + 1, sizeof(uint32_t));
     net->syn_target = malloc((s ? s : 1) * sizeof(uint32_t));
     net->syn_wp = malloc((s ? s : 1) * sizeof(uint16_t));
+    npu_mem_huge(net->syn_off, (n + 1) * sizeof(uint32_t));
+    npu_mem_huge(net->syn_target, s * sizeof(uint32_t));
+    npu_mem_huge(net->syn_wp, s * sizeof(uint16_t));
     if (!net->area_of || !net->syn_off || !net->syn_target || !net->syn_wp)
         return npu_err_set(err, NPU_E_RESOURCE,
                            "out of memory for %u neurons and %llu synapses (%.1f MiB)",
