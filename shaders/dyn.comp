@@ -24,12 +24,17 @@ shared area_t s_area[NPU_WG];
 shared uint s_sums[NPU_WG];
 shared bool s_last;
 
+// The block counts again, coherent: the setup reads the other workgroups'
+// atomics with plain loads that go to the device-wide level and can all be
+// in flight at once (an atomic read per block waits for each in turn).
+layout(std430, binding = NPU_B_BLOCK) coherent readonly buffer BlockC { uint block_c[]; };
+
 // After every workgroup's fires are counted: the exclusive prefix sum of
 // the fires per block (the compaction's output positions), the burst's end
 // offset in the readback buffer, the next burst's propagation mode, and
 // zero counts for the next burst, so a whole batch runs with no host round
-// trip.  The other workgroups' counts are read with atomics, which see every
-// atomic that happened before those workgroups counted themselves done.
+// trip.  Every workgroup made its counts visible (memoryBarrierBuffer)
+// before counting itself done.
 void setup_next(uint t)
 {
     uint nb = fire_blocks();
@@ -37,7 +42,7 @@ void setup_next(uint t)
     uint a = min(t * per, nb), e = min(a + per, nb);
     uint s = 0u;
     for (uint g = a; g < e; g++)
-        s += atomicAdd(block[g], 0u);
+        s += block_c[g];
     s_sums[t] = s;
     for (uint d = 1u; d < NPU_WG; d <<= 1) {
         barrier();
@@ -48,7 +53,7 @@ void setup_next(uint t)
     uint run = s_sums[t] - s; // exclusive prefix of this thread's first block
     for (uint g = a; g < e; g++) {
         block[nb + g] = run;
-        run += atomicAdd(block[g], 0u);
+        run += block_c[g];
     }
     if (t == 0u) {
         uint p = pc.parity;

@@ -4,7 +4,10 @@
 # interleaved (A B C A B C ...) so drift hits every setting alike.  Prints
 # the median and the range of each.
 #   tools/gpu-tune.sh "SIZES" REPS "label=ENV=V,ENV=V" ...
-#   tools/gpu-tune.sh "100k 1m" 5 base= zero=NPUSIM_VK_STAMP=zero
+#   tools/gpu-tune.sh "100k 1m" 5 base= big=NPUSIM_VK_FILL_GROUPS=8192
+# With TUNE_PROFILE=1 it reports the device's busy time per burst under
+# NPUSIM_VK_PROFILE=1 (every part timed alone: stable to 0.1 us, unlike
+# the wall time, but not the unprofiled total).
 set -u
 cd "$(dirname "$0")/.."
 export NPUSIM_NO_VALIDATION=1
@@ -19,11 +22,17 @@ for size in $sizes; do
     while [ $r -lt "$reps" ]; do
         for cfg in "$@"; do
             label=${cfg%%=*}; envs=$(echo "${cfg#*=}" | tr ',' ' ')
-            env $envs build/src/npusim run "scenarios/bench-$size.ini" --backend=vulkan --no-trace \
+            env NPUSIM_VK_PROFILE=${TUNE_PROFILE:-0} $envs build/src/npusim run \
+                "scenarios/bench-$size.ini" --backend=vulkan --no-trace \
                 --bursts=$bursts --json --quiet >/tmp/t.json 2>/tmp/t.err ||
                 { echo "$size $label failed: $(tail -1 /tmp/t.err)"; continue; }
-            python3 -c "import json,sys; j=json.load(open('/tmp/t.json')); print(sys.argv[1], sys.argv[2], 1e6/j['bursts_per_second'])" \
-                "$size" "$label" >>"$res"
+            python3 - "$size" "$label" >>"$res" <<'PY'
+import json, re, sys
+j = json.load(open("/tmp/t.json"))
+m = re.search(r"([0-9.]+) us/burst", open("/tmp/t.err").read())
+v = float(m.group(1)) if m else 1e6 / j["bursts_per_second"]
+print(sys.argv[1], sys.argv[2], v)
+PY
         done
         r=$((r + 1))
     done
