@@ -47,6 +47,7 @@ layout(std430, binding = NPU_B_LAST_MP) buffer LastMpB { uint last_mp[]; };  // 
 layout(std430, binding = NPU_B_FIRE_BITS) buffer FireBitsB { uint fire_bits[]; };
 layout(std430, binding = NPU_B_BLOCK) buffer BlockB { uint block[]; };
 layout(std430, binding = NPU_B_CTL) buffer CtlB { uint ctl[]; };
+layout(std430, binding = NPU_B_CTL) buffer Ctl64B { uint64_t ctl64[]; };
 layout(std430, binding = NPU_B_INJECT) readonly buffer InjectB { uint inject[]; };
 layout(std430, binding = NPU_B_OUT) buffer OutB { uint outw[]; };
 

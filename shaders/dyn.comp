@@ -22,6 +22,7 @@ layout(local_size_x = NPU_WG) in;
 
 shared area_t s_area[NPU_WG];
 shared uint s_sums[NPU_WG];
+shared uint64_t s_events[NPU_WG];
 shared bool s_last;
 
 // The block counts again, coherent: the setup reads the other workgroups'
@@ -63,6 +64,9 @@ void setup_next(uint t)
         uint end = (pc.j == 0u ? 0u : ctl[NPU_CTL_OUT_END]) + fc;
         ctl[NPU_CTL_OUT_END] = end;
         outw[pc.j + 1u] = end;
+        uint64_t ev = atomicExchange(ctl64[NPU_CTL_EVENTS / 2u], uint64_t(0));
+        outw[pc.events_base + 2u * pc.j] = uint(ev);
+        outw[pc.events_base + 2u * pc.j + 1u] = uint(ev >> 32);
         ctl[NPU_CTL_PROP_DENSE] = dense_for(fc, pc.prop_ratio) ? 1u : 0u;
         ctl[CTL_CAND_COUNT + (p ^ 1u)] = 0u;
         ctl[CTL_FIRE_COUNT + (p ^ 1u)] = 0u;
@@ -85,6 +89,9 @@ void main()
     barrier();
     uint p = pc.parity;
     uint stride = gl_NumWorkGroups.x * NPU_WG;
+    // synaptic events of this thread's fires (their out-degrees), so the
+    // host does not look up a row per fire to count them
+    uint64_t events = 0;
     for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {
         bool fired = false;
         uint m = 0u;
@@ -110,12 +117,22 @@ void main()
         }
         k0 = subgroupBroadcastFirst(k0);
         if (fired) {
+            events += uint64_t(syn_off[i + 1u] - syn_off[i]);
             uint at = p * pc.n + k0 + subgroupBallotExclusiveBitCount(vote);
             fire_id[at] = i;
             fire_mp[at] = m;
             atomicOr(fire_bits[i >> 5], 1u << (i & 31u));
         }
     }
+    // The workgroup's events, one atomic per workgroup.
+    s_events[t] = events;
+    for (uint d = NPU_WG / 2u; d > 0u; d >>= 1) {
+        barrier();
+        if (t < d)
+            s_events[t] += s_events[t + d];
+    }
+    if (t == 0u && s_events[0] != uint64_t(0))
+        atomicAdd(ctl64[NPU_CTL_EVENTS / 2u], s_events[0]);
     // This workgroup's counts (atomics) before its done count, for the
     // last workgroup's setup.
     memoryBarrierBuffer();

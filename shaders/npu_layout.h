@@ -45,7 +45,8 @@
 #define NPU_B_INJECT 17     /* per slot: the batch's explicit stimuli, uint[3 * entries]
                              * (id, q low, q high), then its ranges at word range_base,
                              * NPU_RANGE_WORDS each (power included) */
-#define NPU_B_OUT 18        /* per slot, uint: off[batch+1], ids, mp bits */
+#define NPU_B_OUT 18        /* per slot, uint: off[batch+1], ids, mp bits, then from the
+                             * even word events_base: uint64 events[batch] */
 #define NPU_B_COUNT 19
 
 /* The ordered compaction: one workgroup per block of NPU_FIRE_BLOCK neurons
@@ -102,7 +103,8 @@
 #define NPU_CTL_PROP_DENSE 4  /* 1: the next propagation is dense */
 #define NPU_CTL_DYN_DONE 5    /* dynamics workgroups done with this burst */
 #define NPU_CTL_OUT_END 6     /* fires of the batch so far (device copy of OUT's off[j+1]) */
-#define NPU_CTL_WORDS 8
+#define NPU_CTL_EVENTS 8      /* uint64 (words 8, 9): synaptic events of this burst's fires */
+#define NPU_CTL_WORDS 10
 
 /* Parts of fill.comp a dispatch runs (npu_gpu_push.phases). */
 #define NPU_FILL_COMPACT 1u   /* step 7 of the batch's burst compact_j */
@@ -116,6 +118,7 @@ struct npu_gpu_ctl {
     NPU_UINT dyn_done;
     NPU_UINT out_end;
     NPU_UINT pad;
+    NPU_UINT events[2];       /* low, high */
 };
 
 struct npu_gpu_area {
@@ -149,7 +152,7 @@ struct npu_gpu_push {
                             * <= NPU_WG, else 0 (read from AREA per neuron) */
     NPU_UINT phases;       /* fill.comp: NPU_FILL_* */
     NPU_UINT compact_j;    /* fill.comp: the batch's burst whose fires it compacts */
-    NPU_UINT pad;
+    NPU_UINT events_base;  /* OUT word of events[0] (even) */
 };
 
 #ifndef VULKAN

@@ -82,6 +82,10 @@ struct npu_fires {
     const uint32_t *off;     /* [count + 1] */
     const uint32_t *id;
     const float *mp;
+    /* [count]: synaptic events of each burst's fires (the sum of their
+     * out-degrees), where the backend counts them itself; NULL: the caller
+     * counts them from the ids. */
+    const uint64_t *events;
 };
 
 /* A copy of the dynamic state, for tests and probes.  Caller frees with

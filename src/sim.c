@@ -35,8 +35,11 @@ static int consume(const struct npu_net *net, const struct npu_scenario *scn, co
         /* A burst's fires are propagated in the next burst, if there is one. */
         if (b < scn->bursts) {
             uint64_t ev = 0;
-            for (uint32_t k = lo; k < hi; k++)
-                ev += npu_net_outdeg(net, f->id[k]);
+            if (f->events)
+                ev = f->events[j];
+            else
+                for (uint32_t k = lo; k < hi; k++)
+                    ev += npu_net_outdeg(net, f->id[k]);
             st->syn_events += ev;
         }
         st->bursts = b;

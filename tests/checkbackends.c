@@ -321,8 +321,8 @@ static void result_free(struct result *r)
     memset(r, 0, sizeof(*r));
 }
 
-static int run_all(struct npu_backend *be, const struct stimuli *st, struct result *res,
-                   struct npu_err *err)
+static int run_all(struct npu_backend *be, const struct npu_net *net, const struct stimuli *st,
+                   struct result *res, struct npu_err *err)
 {
     memset(res, 0, sizeof(*res));
     res->off = calloc(st->bursts + 1, sizeof(*res->off));
@@ -353,6 +353,15 @@ static int run_all(struct npu_backend *be, const struct stimuli *st, struct resu
             return npu_err_set(err, NPU_E_INTERNAL, "collected burst %u, expected %u",
                                f.first_burst, done + 1);
         for (uint32_t j = 0; j < f.count; j++) {
+            /* A backend that counts the events itself must count the
+             * out-degrees of exactly the fires it returns. */
+            uint64_t ev = 0;
+            for (uint32_t k = f.off[j]; k < f.off[j + 1]; k++)
+                ev += npu_net_outdeg(net, f.id[k]);
+            if (f.events && f.events[j] != ev)
+                return npu_err_set(err, NPU_E_INTERNAL, "burst %u: the backend counted %llu "
+                                   "synaptic events, its fires have %llu", f.first_burst + j,
+                                   (unsigned long long)f.events[j], (unsigned long long)ev);
             res->off[done + j] = (uint32_t)res->n;
             for (uint32_t k = f.off[j]; k < f.off[j + 1]; k++) {
                 if (res->n == res->cap) {
@@ -473,7 +482,7 @@ int main(int argc, char **argv)
         int rc = npu_backend_open(&npu_backend_cpu, &(struct npu_backend_cfg){ .batch = 0 }, net,
                                   &params, &cpu, &err);
         if (!rc)
-            rc = run_all(cpu, &st, &ref, &err);
+            rc = run_all(cpu, net, &st, &ref, &err);
         npu_backend_destroy(cpu);
         if (rc) {
             printf("FAIL seed %" PRIu64 ": cpu: %s\n", s, err.msg);
@@ -499,7 +508,7 @@ int main(int argc, char **argv)
             struct result got;
             rc = vk[c]->ops->upload(vk[c], net, &params, &err);
             if (!rc)
-                rc = run_all(vk[c], &st, &got, &err);
+                rc = run_all(vk[c], net, &st, &got, &err);
             if (rc) {
                 printf("FAIL seed %" PRIu64 " (replay: --seed=%" PRIu64 " --iterations=1) %s: %s\n",
                        s, s, what, err.msg);

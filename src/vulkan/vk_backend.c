@@ -305,9 +305,14 @@ static void update_set(struct vk_backend *be, struct vk_slot *sl)
 }
 
 /* Words of one slot's readback buffer for a batch of `batch` bursts. */
+static uint64_t out_events_base(uint64_t batch, uint64_t n)
+{
+    return (batch + 1 + 2 * batch * n + 1) & ~UINT64_C(1);   /* even: uint64 aligned */
+}
+
 static uint64_t out_words(uint64_t batch, uint64_t n)
 {
-    return batch + 1 + 2 * batch * n;
+    return out_events_base(batch, n) + 2 * batch;
 }
 
 static void free_device_buffers(struct vk_backend *be)
@@ -381,7 +386,7 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
     }
 
     /* Readback: the worst case of every neuron firing every burst. */
-    uint64_t per_burst = 2 * n * 4 + 4;
+    uint64_t per_burst = 2 * n * 4 + 4 + 8;
     uint64_t batch;
     if (be->cfg.batch) {
         batch = be->cfg.batch;
@@ -631,6 +636,7 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .j = j,
         .ids_base = batch + 1,
         .mp_base = batch + 1 + batch * be->n,
+        .events_base = (uint32_t)out_events_base(batch, be->n),
         .prop_ratio = be->prop_ratio,
         .dyn_ratio = be->dyn_ratio,
         .group_cap = be->group_cap,
@@ -970,6 +976,7 @@ static int vk_collect(struct npu_backend *be_, struct npu_fires *out, struct npu
     out->off = w;
     out->id = ids;
     out->mp = (const float *)(const void *)mps;
+    out->events = (const uint64_t *)(const void *)(w + out_events_base(be->batch, be->n));
     return NPU_OK;
 error:
     return rc;
