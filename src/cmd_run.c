@@ -254,6 +254,7 @@ static void print_json(const struct run_opts *o, const struct npu_scenario *scn,
     npu_jsonw_key(&j, "submit"); npu_jsonw_f64(&j, st->submit_s);
     npu_jsonw_key(&j, "collect"); npu_jsonw_f64(&j, st->collect_s);
     npu_jsonw_key(&j, "trace"); npu_jsonw_f64(&j, st->trace_s);
+    npu_jsonw_key(&j, "trace_writer"); npu_jsonw_f64(&j, st->writer_s);
     npu_jsonw_obj_end(&j);
     npu_jsonw_key(&j, "areas");
     npu_jsonw_arr_begin(&j);

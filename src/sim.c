@@ -6,20 +6,15 @@
 #include <string.h>
 
 #include "inject.h"
+#include "tracequeue.h"
 
-/* Writes one collected batch and accounts for it. */
+/* Accounts for one collected batch and queues it for the trace. */
 static int consume(const struct npu_net *net, const struct npu_scenario *scn, const struct npu_fires *f,
-                   const float *probe_mp, const struct npu_sim_opts *opts, struct npu_sim_stats *st,
-                   struct npu_err *err)
+                   const float *probe_mp, const struct npu_sim_opts *opts, struct npu_tq *tq,
+                   struct npu_sim_stats *st, struct npu_err *err)
 {
     for (uint32_t j = 0; j < f->count; j++) {
         uint32_t b = f->first_burst + j, lo = f->off[j], hi = f->off[j + 1];
-        if (opts->trace) {
-            int rc = npu_trace_writer_burst_probes(opts->trace, b, hi - lo, f->id + lo, f->mp + lo,
-                                                   probe_mp, err);
-            if (rc)
-                return rc;
-        }
         st->fires += hi - lo;
         /* Ids ascend and areas are id ranges in order, so per-area counts
          * are a walk along both instead of a lookup per fire. */
@@ -44,7 +39,7 @@ static int consume(const struct npu_net *net, const struct npu_scenario *scn, co
         }
         st->bursts = b;
     }
-    return opts->trace ? npu_trace_writer_flush(opts->trace, err) : NPU_OK;
+    return tq ? npu_tq_push(tq, f, probe_mp, err) : NPU_OK;
 }
 
 int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struct npu_backend *be,
@@ -70,7 +65,12 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
     struct npu_inject_buf inj = { 0 };
     uint32_t next = 1, in_flight = 0;
     bool stopping = false;
-    int rc = NPU_OK;
+    struct npu_tq *tq = NULL;
+    int rc = opts->trace ? npu_tq_start(opts->trace, scn->n_probes, &tq, err) : NPU_OK;
+    if (rc) {
+        free(probe_mp);
+        return rc;
+    }
     double t0 = npu_clock_now();
 
     while (!rc && (in_flight > 0 || (next <= scn->bursts && !stopping))) {
@@ -102,7 +102,7 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
         if (probe_mp)
             rc = npu_backend_read_mp(be, scn->probe_ids, scn->n_probes, probe_mp, err);
         if (!rc)
-            rc = consume(net, scn, &f, probe_mp, opts, st, err);
+            rc = consume(net, scn, &f, probe_mp, opts, tq, st, err);
         st->trace_s += npu_clock_now() - t2;
         if (opts->progress)
             opts->progress(opts->progress_ctx, st->bursts, scn->bursts, npu_clock_now() - t0);
@@ -116,6 +116,14 @@ int npu_sim_run(const struct npu_net *net, const struct npu_scenario *scn, struc
         if (be->ops->collect(be, &f, &ignored))
             break;
         in_flight--;
+    }
+    /* Everything handed over is written, also after an error elsewhere. */
+    struct npu_err tq_err;
+    int tq_rc = npu_tq_finish(tq, &st->writer_s, &tq_err);
+    if (!rc && tq_rc) {
+        rc = tq_rc;
+        if (err)
+            *err = tq_err;
     }
     st->wall_s = npu_clock_now() - t0;
     npu_inject_buf_free(&inj);

@@ -1,6 +1,6 @@
 /* npu_sim: the run driver.  Expands stimuli batch by batch, keeps up to two
- * batches in flight on the backend, and hands each burst's fire queue to the
- * trace writer while the next batch runs. */
+ * batches in flight on the backend, and hands each collected batch to the
+ * trace writer's own thread (tracequeue.h) while the next batches run. */
 #ifndef NPU_SIM_H
 #define NPU_SIM_H
 
@@ -14,15 +14,19 @@
 #include "trace.h"
 
 struct npu_sim_stats {
-    uint32_t bursts;          /* bursts completed (and written) */
+    uint32_t bursts;          /* bursts completed (the trace holds fewer if writing failed) */
     uint64_t fires;
     uint64_t syn_events;      /* synapses of fired neurons that were propagated */
     double wall_s;            /* the burst loop only, not loading */
     /* Where the host's time went, inside wall_s: building stimuli, submit()
      * (uploads, recording), collect() (waiting for the device, sorting), and
-     * writing the trace.  A device backend is host-bound when these add up
-     * to wall_s. */
+     * handing the trace its batches (a copy; counting fires and events is
+     * in here too).  A device backend is host-bound when these add up to
+     * wall_s. */
     double inject_s, submit_s, collect_s, trace_s;
+    /* Seconds the trace thread spent encoding and writing: off the loop's
+     * path unless the loop had to wait for it (then inside trace_s). */
+    double writer_s;
 };
 
 typedef void (*npu_sim_progress_fn)(void *ctx, uint32_t done, uint32_t total, double elapsed_s);
