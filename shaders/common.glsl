@@ -39,7 +39,7 @@ layout(std430, binding = NPU_B_MP) buffer MpB { uint mp[]; };          // float 
 layout(std430, binding = NPU_B_CC) buffer CcB { uint cc[]; };
 layout(std430, binding = NPU_B_FCL) buffer FclB { uint64_t fcl[]; };
 layout(std430, binding = NPU_B_CAND_STAMP) buffer CandStampB { uint cand_stamp[]; };
-layout(std430, binding = NPU_B_CAND_LIST) buffer CandListB { uint cand_list[]; };
+layout(std430, binding = NPU_B_CAND_BITS) buffer CandBitsB { uint cand_bits[]; };
 layout(std430, binding = NPU_B_FIRE_STAMP) buffer FireStampB { uint fire_stamp[]; };
 layout(std430, binding = NPU_B_FIRE_ID) buffer FireIdB { uint fire_id[]; };
 layout(std430, binding = NPU_B_FIRE_MP) buffer FireMpB { uint fire_mp[]; };  // float bits
@@ -53,6 +53,12 @@ layout(std430, binding = NPU_B_OUT) buffer OutB { uint outw[]; };
 
 #define CTL_CAND_COUNT NPU_CTL_CAND_COUNT
 #define CTL_FIRE_COUNT NPU_CTL_FIRE_COUNT
+
+// Words of one half of CAND_BITS.
+uint cand_words()
+{
+    return (pc.n + 31u) / 32u;
+}
 
 uint fire_blocks()
 {
@@ -382,7 +388,10 @@ uint64_t fx_contribution(uint weight, uint psp_used, bool inhibitory, bool unifo
 void fcl_add(uint t, uint64_t v)
 {
     atomicAdd(fcl[t], v);
-    cand_stamp[t] = pc.burst;
+    if (pc.cand_bits != 0u)
+        atomicOr(cand_bits[pc.parity * cand_words() + (t >> 5)], 1u << (t & 31u));
+    else
+        cand_stamp[t] = pc.burst;
 }
 
 // Workgroups needed for count items at per items each, capped; kernels loop.

@@ -1,9 +1,9 @@
 #version 460
 // Step 6 (FEAGI's neural dynamics) on a fixed grid: the workgroups stride
-// over all neurons; a neuron whose cand_stamp is
-// not this burst is not a candidate and is not touched (SEMANTICS.md), so
-// it costs one coalesced 4-byte load.  There is no candidate list: the
-// propagation only stamps its targets (common.glsl, fcl_add).
+// over all neurons; a neuron not marked a candidate of this burst (its
+// CAND_STAMP, or its bit in this burst's half of CAND_BITS; common.glsl,
+// fcl_add) is not touched (SEMANTICS.md), so it costs one coalesced load.
+// There is no candidate list.
 //
 // Fires are counted per subgroup (ballot): one lane adds the subgroup's
 // count to the burst's fire count (its base in the unordered fire list) and
@@ -95,7 +95,10 @@ void main()
     for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {
         bool fired = false;
         uint m = 0u;
-        if (cand_stamp[i] == pc.burst) {
+        bool cand = pc.cand_bits != 0u
+                        ? (cand_bits[p * cand_words() + (i >> 5)] & (1u << (i & 31u))) != 0u
+                        : cand_stamp[i] == pc.burst;
+        if (cand) {
             uint a = area_of(i);
             area_t ar;
             if (n_cached != 0u)

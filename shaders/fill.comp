@@ -9,8 +9,10 @@
 // - step 5 of burst b: propagation of b-1's fires (propagate_fires).
 //
 // The three write disjoint data (readback, FIRE_BITS and BLOCK clears versus
-// FCL adds and candidate stamps; the FCL adds are atomics on exact integers,
+// FCL adds and candidate bits; the FCL adds are atomics on exact integers,
 // so their order does not matter), so they need no barrier between them.
+// In bit mode the propagation part also clears b-1's half of CAND_BITS,
+// which b-1's dynamics have read and b+1's fill will fill.
 // pc.phases says which of them run: a batch's last dispatch only compacts,
 // and NPUSIM_VK_PROFILE=1 runs them as three dispatches to time each.
 #include "common.glsl"
@@ -115,6 +117,12 @@ void inject_stimuli()
 // - dense: one thread per neuron, skipping those whose fire_stamp is not b-1.
 void propagate_fires()
 {
+    if (pc.cand_bits != 0u) {
+        uint words = cand_words();
+        uint prev = (pc.parity ^ 1u) * words;
+        for (uint w = gl_GlobalInvocationID.x; w < words; w += gl_NumWorkGroups.x * NPU_WG)
+            cand_bits[prev + w] = 0u;
+    }
     if (pc.burst <= 1u)
         return; // nothing fired in "burst 0"
     uint q = pc.parity ^ 1u;

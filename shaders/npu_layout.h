@@ -30,8 +30,11 @@
 #define NPU_B_MP 5          /* float[n] */
 #define NPU_B_CC 6          /* uint[n]: countdown | cfc << 16 */
 #define NPU_B_FCL 7         /* uint64[n]: Q16 sums, two's complement */
-#define NPU_B_CAND_STAMP 8  /* uint[n]: last burst the neuron was a candidate in */
-#define NPU_B_CAND_LIST 9   /* unused (one word): the dynamics walk all neurons */
+#define NPU_B_CAND_STAMP 8  /* uint[n]: last burst the neuron was a candidate in (stamp
+                             * mode; one word otherwise) */
+#define NPU_B_CAND_BITS 9   /* uint[2 * ceil(n/32)]: candidates of the even / odd burst,
+                             * one bit per neuron; burst b's fill clears b-1's half (bit
+                             * mode; one word otherwise) */
 #define NPU_B_FIRE_STAMP 10 /* uint[n]: last burst the neuron fired in */
 #define NPU_B_FIRE_ID 11    /* uint[2n]: fire list of the even / odd burst (unordered) */
 #define NPU_B_FIRE_MP 12    /* float[2n]: mp at firing, same order */
@@ -153,12 +156,14 @@ struct npu_gpu_push {
     NPU_UINT phases;       /* fill.comp: NPU_FILL_* */
     NPU_UINT compact_j;    /* fill.comp: the batch's burst whose fires it compacts */
     NPU_UINT events_base;  /* OUT word of events[0] (even) */
+    NPU_UINT cand_bits;    /* 1: candidates are marked in CAND_BITS, 0: in CAND_STAMP */
+    NPU_UINT pad[3];
 };
 
 #ifndef VULKAN
 static_assert(sizeof(struct npu_gpu_ctl) == NPU_CTL_WORDS * 4, "ctl layout");
 static_assert(sizeof(struct npu_gpu_area) == 32, "area layout");
-static_assert(sizeof(struct npu_gpu_push) == 80, "push constants fit the 128-byte minimum");
+static_assert(sizeof(struct npu_gpu_push) == 96, "push constants fit the 128-byte minimum");
 static_assert(NPU_WG % NPU_PROP_LANES == 0, "propagation lanes");
 #endif
 

@@ -32,12 +32,14 @@ struct combo {
     const char *groups; /* NPUSIM_VK_FILL_GROUPS and _DYN_GROUPS: "0" the default grids;
                          * a few workgroups make every grid-stride loop go round, as
                          * on networks far larger than the grid */
+    const char *cand; /* NPUSIM_VK_CAND: candidate marks, "stamps" or "bits" */
 };
 
 static const struct combo combos[] = {
-    { 1, "auto", "0", "1", "0" }, { 3, "never", "0", "1", "1" }, { 3, "always", "0", "0", "0" },
-    { 64, "always", "0", "1", "3" }, { 64, "never", "0", "1", "0" }, { 0, "auto", "0", "1", "0" },
-    { 1, "never", "1", "0", "2" }, { 64, "always", "1", "1", "0" },
+    { 1, "auto", "0", "1", "0", "stamps" }, { 3, "never", "0", "1", "1", "bits" },
+    { 3, "always", "0", "0", "0", "stamps" }, { 64, "always", "0", "1", "3", "bits" },
+    { 64, "never", "0", "1", "0", "stamps" }, { 0, "auto", "0", "1", "0", "bits" },
+    { 1, "never", "1", "0", "2", "bits" }, { 64, "always", "1", "1", "0", "stamps" },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -458,6 +460,7 @@ int main(int argc, char **argv)
         setenv("NPUSIM_VK_AREA_CACHE", combos[c].area_cache, 1);
         setenv("NPUSIM_VK_FILL_GROUPS", combos[c].groups, 1);
         setenv("NPUSIM_VK_DYN_GROUPS", combos[c].groups, 1);
+        setenv("NPUSIM_VK_CAND", combos[c].cand, 1);
         int rc = npu_backend_vulkan.create(&cfg, &vk[c], &err);
         if (rc == NPU_E_BACKEND) {
             printf("SKIP: %s\n", err.msg);
@@ -505,9 +508,9 @@ int main(int argc, char **argv)
                    "%zu ranges, %zu fires\n", s, net->n_areas, net->n_neurons, net->n_synapses,
                    st.n, st.n_ranges, ref.n);
         for (size_t c = 0; c < N_COMBOS && !status; c++) {
-            char what[128];
-            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s%s%s%s%s", combos[c].batch,
-                     combos[c].batch ? "" : " (auto)", combos[c].dense,
+            char what[160];
+            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s %s%s%s%s%s", combos[c].batch,
+                     combos[c].batch ? "" : " (auto)", combos[c].dense, combos[c].cand,
                      strcmp(combos[c].ftz, "1") == 0 ? " flushing emulated" : "",
                      strcmp(combos[c].area_cache, "0") == 0 ? " no area cache" : "",
                      strcmp(combos[c].groups, "0") == 0 ? "" : " groups=",

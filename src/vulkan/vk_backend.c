@@ -33,6 +33,14 @@
 #define DEFAULT_FILL_GROUPS 4096u
 #define FILL_NEURONS_PER_GROUP 256u
 
+/* From this many neurons on, candidates are marked in a bitmap (an atomicOr
+ * into n/8 bytes) instead of a stamp per neuron (a plain store into 4n
+ * bytes): on the H100 the bitmap halved the propagation at 10M neurons,
+ * where the stamps and the FCL no longer fit the L2 cache, was 3% faster
+ * at 1M and 20% slower at 100k (same-word atomics).  NPUSIM_VK_CAND=bits or
+ * stamps forces one (tests, tuning). */
+#define CAND_BITS_MIN_NEURONS 500000u
+
 /* Dense kernels run when count * 256 >= n * ratio (shaders/common.glsl). */
 #define DEFAULT_PROP_RATIO 128u  /* half the neurons fired */
 #define DEFAULT_DYN_RATIO 64u    /* a quarter are candidates */
@@ -94,6 +102,8 @@ struct vk_backend {
     uint32_t n_areas;
     uint32_t area_cache;      /* push constant: areas dyn.comp copies to shared memory */
     bool no_area_cache;       /* NPUSIM_VK_AREA_CACHE=0 (testing knob) */
+    const char *cand_mode;    /* NPUSIM_VK_CAND: "bits", "stamps" or NULL (by size) */
+    bool cand_bits;           /* candidates in CAND_BITS, not CAND_STAMP */
 
     /* Device timestamps (docs/vulkan.md, "Measuring"). */
     bool timestamps;        /* the queue has them */
@@ -276,6 +286,7 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
      * than NPU_WG areas, so checkbackends covers that path too. */
     const char *ac = getenv("NPUSIM_VK_AREA_CACHE");
     be->no_area_cache = ac && strcmp(ac, "0") == 0;
+    be->cand_mode = getenv("NPUSIM_VK_CAND");
     *out = &be->base;
     return NPU_OK;
 error:
@@ -339,7 +350,7 @@ static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
 
 static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
-    "cand_stamp", "unused", "fire_stamp", "fire_id", "fire_mp", "last_mp", "fire_bits",
+    "cand_stamp", "cand_bits", "fire_stamp", "fire_id", "fire_mp", "last_mp", "fire_bits",
     "block", "ctl",
 };
 
@@ -358,8 +369,12 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
     size[NPU_B_MP] = n * 4;
     size[NPU_B_CC] = n * 4;
     size[NPU_B_FCL] = n * 8;
-    size[NPU_B_CAND_STAMP] = n * 4;
-    size[NPU_B_CAND_LIST] = 4; /* unused: the dynamics walk all neurons */
+    if (be->cand_mode && (strcmp(be->cand_mode, "bits") == 0 || strcmp(be->cand_mode, "stamps") == 0))
+        be->cand_bits = strcmp(be->cand_mode, "bits") == 0;
+    else
+        be->cand_bits = n >= CAND_BITS_MIN_NEURONS;
+    size[NPU_B_CAND_STAMP] = be->cand_bits ? 4 : n * 4;
+    size[NPU_B_CAND_BITS] = be->cand_bits ? 2 * ((n + 31) / 32) * 4 : 4;
     size[NPU_B_FIRE_STAMP] = n * 4;
     size[NPU_B_FIRE_ID] = 2 * n * 4;
     size[NPU_B_FIRE_MP] = 2 * n * 4;
@@ -637,6 +652,7 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .ids_base = batch + 1,
         .mp_base = batch + 1 + batch * be->n,
         .events_base = (uint32_t)out_events_base(batch, be->n),
+        .cand_bits = be->cand_bits,
         .prop_ratio = be->prop_ratio,
         .dyn_ratio = be->dyn_ratio,
         .group_cap = be->group_cap,
@@ -982,8 +998,37 @@ error:
     return rc;
 }
 
+/* Whether neurons [first, first + count) were candidates of the last
+ * burst, as bit words, from either marking; first is a multiple of 32. */
+static int read_cand_bits(struct vk_backend *be, uint32_t first, uint32_t count, uint32_t *out,
+                          struct npu_err *err)
+{
+    uint64_t words = ((uint64_t)count + 31) / 32;
+    if (be->cand_bits) {
+        uint64_t half = ((uint64_t)be->n + 31) / 32;
+        uint64_t at = ((be->next_burst - 1) & 1u) * half + first / 32;
+        return npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_BITS], at * 4, out, words * 4, err);
+    }
+    uint32_t *stamp = malloc((count ? count : 1) * sizeof(*stamp));
+    if (!stamp)
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+    int rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_STAMP], (VkDeviceSize)first * 4, stamp,
+                             (uint64_t)count * 4, err);
+    memset(out, 0, words * 4);
+    for (uint32_t i = 0; !rc && i < count; i++)
+        if (stamp[i] == be->next_burst - 1)
+            out[i / 32] |= 1u << (i % 32);
+    free(stamp);
+    return rc;
+}
+
+static bool bit(const uint32_t *w, uint32_t i)
+{
+    return (w[i / 32] >> (i % 32)) & 1u;
+}
+
 /* The probes' mp: only the id span they cover is read back (with the
- * candidate stamps and area indices the lazy reset needs), instead of the
+ * candidate bits and area indices the lazy reset needs), instead of the
  * whole state. */
 static int vk_read_mp(struct npu_backend *be_, const uint32_t *ids, uint32_t n, float *out,
                       struct npu_err *err)
@@ -1000,28 +1045,26 @@ static int vk_read_mp(struct npu_backend *be_, const uint32_t *ids, uint32_t n, 
     }
     if (hi >= be->n)
         return npu_err_set(err, NPU_E_INTERNAL, "vulkan: probe %u is not a neuron", hi);
-    lo &= ~1u;                      /* area_of packs two neurons per word */
+    lo &= ~31u;                     /* candidate bits: 32 per word; area_of: 2 */
     size_t span = (size_t)hi - lo + 1;
     float *mp = malloc(span * sizeof(*mp));
-    uint32_t *stamp = malloc(span * sizeof(*stamp));
+    uint32_t *cand = malloc((span + 31) / 32 * sizeof(*cand));
     uint16_t *area_of = malloc((span + 2) * sizeof(*area_of));
-    int rc = mp && stamp && area_of ? NPU_OK : npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+    int rc = mp && cand && area_of ? NPU_OK : npu_err_set(err, NPU_E_RESOURCE, "out of memory");
     if (!rc)
         rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_MP], (VkDeviceSize)lo * 4, mp, span * 4, err);
     if (!rc)
-        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_STAMP], (VkDeviceSize)lo * 4, stamp,
-                             span * 4, err);
+        rc = read_cand_bits(be, lo, (uint32_t)span, cand, err);
     if (!rc)
         rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_AREA_OF], (VkDeviceSize)lo * 2, area_of,
                              (span + 1) / 2 * 4, err);
-    uint32_t last = be->next_burst - 1;
     for (uint32_t k = 0; !rc && k < n; k++) {
         uint32_t i = ids[k] - lo;
-        bool reset = area_of[i] < be->n_areas && !be->area_accumulate[area_of[i]] && stamp[i] != last;
+        bool reset = area_of[i] < be->n_areas && !be->area_accumulate[area_of[i]] && !bit(cand, i);
         out[k] = reset ? 0.0f : mp[i];
     }
     free(mp);
-    free(stamp);
+    free(cand);
     free(area_of);
     return rc;
 }
@@ -1038,11 +1081,11 @@ static int vk_read_state(struct npu_backend *be_, struct npu_state *out, struct 
         return rc;
     size_t n1 = be->n ? be->n : 1;
     uint32_t *cc = malloc(n1 * sizeof(*cc));
-    uint32_t *stamp = malloc(n1 * sizeof(*stamp));
+    uint32_t *cand = malloc((n1 + 31) / 32 * sizeof(*cand));
     uint16_t *area_of = malloc((n1 + 1) * sizeof(*area_of));
-    if (!cc || !stamp || !area_of) {
+    if (!cc || !cand || !area_of) {
         free(cc);
-        free(stamp);
+        free(cand);
         free(area_of);
         npu_state_free(out);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
@@ -1051,23 +1094,21 @@ static int vk_read_state(struct npu_backend *be_, struct npu_state *out, struct 
     if (!rc)
         rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CC], 0, cc, (uint64_t)be->n * 4, err);
     if (!rc)
-        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_STAMP], 0, stamp, (uint64_t)be->n * 4,
-                             err);
+        rc = read_cand_bits(be, 0, be->n, cand, err);
     if (!rc)
         rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_AREA_OF], 0, area_of,
                              (uint64_t)(be->n + 1) / 2 * 4, err);
     /* The dynamics kernel does step 1 (reset) by not reading the stored mp
      * of a neuron that does not accumulate; the state the CPU holds has it
      * reset unless it was a candidate of the last burst. */
-    uint32_t last = be->next_burst - 1;
     for (uint32_t i = 0; !rc && i < be->n; i++) {
         out->countdown[i] = (uint16_t)(cc[i] & 0xffffu);
         out->cfc[i] = (uint16_t)(cc[i] >> 16);
-        if (area_of[i] < be->n_areas && !be->area_accumulate[area_of[i]] && stamp[i] != last)
+        if (area_of[i] < be->n_areas && !be->area_accumulate[area_of[i]] && !bit(cand, i))
             out->mp[i] = 0.0f;
     }
     free(cc);
-    free(stamp);
+    free(cand);
     free(area_of);
     if (rc)
         npu_state_free(out);
