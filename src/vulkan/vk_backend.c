@@ -25,13 +25,14 @@
 #define INITIAL_INJECT_WORDS 4096u
 
 /* Both kernels run on fixed grids (grid-stride loops), so no pass has to
- * size them and no dispatch is indirect: dynamics one workgroup per NPU_WG
- * neurons, fill one per FILL_NEURONS_PER_GROUP, each capped.
- * NPUSIM_VK_DYN_GROUPS and NPUSIM_VK_FILL_GROUPS override the caps for
- * tuning. */
+ * size them and no dispatch is indirect: one workgroup per NPU_WG neurons,
+ * capped.  NPUSIM_VK_DYN_GROUPS and NPUSIM_VK_FILL_GROUPS override the caps
+ * for tuning.  (A fill grid of one workgroup per 256 neurons was 27% slower
+ * per burst at 10k on the H100: too few warps to hide the propagation's
+ * chain of dependent loads.) */
 #define DEFAULT_DYN_GROUPS 2048u
 #define DEFAULT_FILL_GROUPS 4096u
-#define FILL_NEURONS_PER_GROUP 256u
+#define FILL_NEURONS_PER_GROUP NPU_WG
 
 /* From this many neurons on, candidates are marked in a bitmap (an atomicOr
  * into n/8 bytes) instead of a stamp per neuron (a plain store into 4n
