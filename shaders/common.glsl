@@ -380,11 +380,12 @@ uint64_t fx_contribution(uint weight, uint psp_used, bool inhibitory, bool unifo
 }
 
 // Adds v to target t's FCL entry and makes t a candidate of this burst.
-// The add is the only atomic: the candidate mark is a plain store of the
-// burst number (every writer of this burst stores the same 32-bit value, so
-// whichever store lands last leaves it; the barrier after the dispatch makes
-// it visible to the dynamics, which walk all neurons and test the stamp).
 // A separate mark is needed because a candidate's sum may be exactly 0.
+// Stamp mode: a plain store of the burst number (every writer of this burst
+// stores the same value, so whichever lands last leaves it; the barrier
+// after the dispatch makes it visible to the dynamics).  Bit mode (large
+// networks, where 4 bytes per neuron no longer stay in the L2): an atomicOr
+// into this burst's half of CAND_BITS.
 void fcl_add(uint t, uint64_t v)
 {
     atomicAdd(fcl[t], v);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Where a Vulkan run's time goes, on the device machine: bursts/s and the
-# host's share (stimuli, submit, collect = wait + sort, trace) for a few
-# sizes and batch settings.  Prints one table.
+# host's share (stimuli, submit, collect = wait + checks, trace = accounting
+# and hand-over to the writer thread) for a few sizes and batch settings,
+# then the per-part device profile of the bench workloads.
 set -u
 cd "$(dirname "$0")/.."
 export NPUSIM_NO_VALIDATION=1

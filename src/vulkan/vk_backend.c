@@ -1,9 +1,10 @@
 /* The Vulkan compute backend: the ops table and the recording of batches.
  *
  * Everything a burst touches lives on the device between bursts; a batch
- * of bursts is one command buffer whose dispatch sizes come from device-side
- * counts (indirect dispatch), so the host only uploads the batch's stimuli
- * before and reads the fire lists after.  docs/vulkan.md has the picture. */
+ * of bursts is one command buffer of two dispatches per burst on fixed
+ * grids, whose kernels read their counts and modes from device memory, so
+ * the host only uploads the batch's stimuli before and reads the fire lists
+ * after.  docs/vulkan.md has the picture. */
 #include "vk_backend.h"
 
 #include <stdio.h>
