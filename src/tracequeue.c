@@ -40,6 +40,17 @@ static void buf_free(struct tq_buf *b)
     free(b->probe);
 }
 
+/* Everything but the thread, which has been joined or never started. */
+static void tq_free(struct npu_tq *q)
+{
+    pthread_mutex_destroy(&q->m);
+    pthread_cond_destroy(&q->filled);
+    pthread_cond_destroy(&q->emptied);
+    buf_free(&q->buf[0]);
+    buf_free(&q->buf[1]);
+    free(q);
+}
+
 static int write_batch(struct npu_tq *q, const struct tq_buf *b, struct npu_err *err)
 {
     for (uint32_t j = 0; j < b->count; j++) {
@@ -94,22 +105,16 @@ int npu_tq_start(struct npu_trace_writer *w, uint32_t n_probes, struct npu_tq **
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the trace queue");
     q->w = w;
     q->n_probes = n_probes;
-    for (int k = 0; k < 2 && n_probes; k++)
-        if (!(q->buf[k].probe = malloc((size_t)n_probes * sizeof(float)))) {
-            buf_free(&q->buf[0]);
-            free(q);
-            return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %u probes", n_probes);
-        }
     pthread_mutex_init(&q->m, NULL);
     pthread_cond_init(&q->filled, NULL);
     pthread_cond_init(&q->emptied, NULL);
+    for (int k = 0; k < 2 && n_probes; k++)
+        if (!(q->buf[k].probe = malloc((size_t)n_probes * sizeof(float)))) {
+            tq_free(q);
+            return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %u probes", n_probes);
+        }
     if (pthread_create(&q->thread, NULL, tq_main, q) != 0) {
-        pthread_mutex_destroy(&q->m);
-        pthread_cond_destroy(&q->filled);
-        pthread_cond_destroy(&q->emptied);
-        buf_free(&q->buf[0]);
-        buf_free(&q->buf[1]);
-        free(q);
+        tq_free(q);
         return npu_err_set(err, NPU_E_RESOURCE, "cannot start the trace writer thread");
     }
     *out = q;
@@ -204,11 +209,6 @@ int npu_tq_finish(struct npu_tq *q, double *busy_s, struct npu_err *err)
     }
     if (busy_s)
         *busy_s = q->busy_s;
-    pthread_mutex_destroy(&q->m);
-    pthread_cond_destroy(&q->filled);
-    pthread_cond_destroy(&q->emptied);
-    buf_free(&q->buf[0]);
-    buf_free(&q->buf[1]);
-    free(q);
+    tq_free(q);
     return rc;
 }

@@ -6,10 +6,7 @@ set -u
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-bench}
 mkdir -p "$out"
-export NPUSIM_NO_VALIDATION=1
-if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
-[ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+. tools/gpu-env.sh
 python3 tools/bench.py --backends vulkan --reps 3 --bursts ${BENCH_BURSTS:-1000} \
     --json-out "$out/bench-vulkan.json"
 echo "== 10M neurons, 1B synapses (large.ini scaled), Vulkan, no trace"

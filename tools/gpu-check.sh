@@ -5,21 +5,13 @@
 # Prints a short table last; full logs go to $OUT (or /tmp/gpu-check).
 #   tools/gpu-check.sh [LARGE_BURSTS]
 set -u
-# The device has no Khronos validation layer (CI runs the tests with it).
-export NPUSIM_NO_VALIDATION=1
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-check}
 mkdir -p "$out"
 N=build/src/npusim
 large_bursts=${1:-100}
-# The loader and the two small libraries npusim links (inih, xxhash) are
-# not installed there; DEVICE.md's recipe carries them as .debs in .gl/.
-if [ -d .gl ]; then
-    for f in .gl/*.deb; do dpkg -x "$f" /; done
-    ldconfig
-fi
-[ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+# The device has no Khronos validation layer (CI runs the tests with it).
+. tools/gpu-env.sh
 
 $N devices | tee "$out/devices.txt"
 echo "== arithmetic on the device"

@@ -5,10 +5,7 @@
 # then the per-part device profile of the bench workloads.
 set -u
 cd "$(dirname "$0")/.."
-export NPUSIM_NO_VALIDATION=1
-if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
-[ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+. tools/gpu-env.sh
 N=build/src/npusim
 printf '%-22s %-8s %6s %9s %10s %8s %8s %8s %8s %8s\n' case backend bursts "burst/s" "events/s" device stimuli submit collect trace
 one() {  # label backend args...

@@ -10,10 +10,7 @@
 # the wall time, but not the unprofiled total).
 set -u
 cd "$(dirname "$0")/.."
-export NPUSIM_NO_VALIDATION=1
-if [ -d .gl ]; then for f in .gl/*.deb; do dpkg -x "$f" /; done; ldconfig; fi
-[ -f /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json ] &&
-    export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+. tools/gpu-env.sh
 sizes=$1; reps=$2; shift 2
 res=$(mktemp)
 for size in $sizes; do
