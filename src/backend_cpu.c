@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "firebuf.h"
 #include "fixed.h"
 
 #define WORD_BITS 64
@@ -57,11 +58,8 @@
 struct slot {
     bool full;
     uint32_t first_burst, count;
-    uint32_t *off;        /* [cap_bursts + 1] */
-    uint32_t cap_bursts;
-    uint32_t *id;
-    float *mp;
-    size_t n, cap;
+    struct npu_firebuf buf;
+    size_t n;             /* fires so far */
 };
 
 /* A fire queue: ids ascending, mp at firing. */
@@ -380,32 +378,6 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
     }
 }
 
-static int slot_reserve(struct slot *s, uint32_t bursts, size_t n, struct npu_err *err)
-{
-    if (bursts + 1 > s->cap_bursts + 1 || !s->off) {
-        uint32_t *o = realloc(s->off, ((size_t)bursts + 1) * sizeof(*o));
-        if (!o)
-            return npu_err_set(err, NPU_E_RESOURCE, "out of memory for a batch of %u bursts", bursts);
-        s->off = o;
-        s->cap_bursts = bursts;
-    }
-    if (n > s->cap) {
-        size_t cap = s->cap ? s->cap : 1024;
-        while (cap < n)
-            cap *= 2;
-        uint32_t *id = realloc(s->id, cap * sizeof(*id));
-        if (id)
-            s->id = id;
-        float *mp = realloc(s->mp, cap * sizeof(*mp));
-        if (mp)
-            s->mp = mp;
-        if (!id || !mp)
-            return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %zu fires", n);
-        s->cap = cap;
-    }
-    return NPU_OK;
-}
-
 /* Appends burst b's fires, every worker's queue in range order, to the
  * slot as its j-th burst.  The caller's thread only. */
 static int slot_append(struct cpu_backend *c, struct slot *s, uint32_t j, uint32_t b, struct npu_err *err)
@@ -413,16 +385,16 @@ static int slot_append(struct cpu_backend *c, struct slot *s, uint32_t j, uint32
     size_t n = 0;
     for (uint32_t v = 0; v < c->n_workers; v++)
         n += c->w[v].q[b & 1].n;
-    int rc = slot_reserve(s, s->count, s->n + n, err);
+    int rc = npu_firebuf_reserve(&s->buf, s->count, s->n + n, err);
     if (rc)
         return rc;
-    s->off[j] = (uint32_t)s->n;
+    s->buf.off[j] = (uint32_t)s->n;
     for (uint32_t v = 0; v < c->n_workers; v++) {
         const struct fireq *q = &c->w[v].q[b & 1];
         if (q->n == 0)
             continue;   /* the arrays may not exist yet: memcpy of NULL is undefined */
-        memcpy(s->id + s->n, q->id, q->n * sizeof(*q->id));
-        memcpy(s->mp + s->n, q->mp, q->n * sizeof(*q->mp));
+        memcpy(s->buf.id + s->n, q->id, q->n * sizeof(*q->id));
+        memcpy(s->buf.mp + s->n, q->mp, q->n * sizeof(*q->mp));
         s->n += q->n;
     }
     return NPU_OK;
@@ -473,7 +445,7 @@ static int cpu_submit(struct npu_backend *be, const struct npu_inject *in, struc
         return npu_err_set(err, NPU_E_INTERNAL, "cpu backend: batch starts at burst %u, expected %u",
                            in->first_burst, c->burst + 1);
     struct slot *s = &c->slots[(c->head + c->in_flight) % NPU_BACKEND_MAX_IN_FLIGHT];
-    int rc = slot_reserve(s, in->count, 0, err);
+    int rc = npu_firebuf_reserve(&s->buf, in->count, 0, err);
     if (rc)
         return rc;
     s->first_burst = in->first_burst;
@@ -486,7 +458,7 @@ static int cpu_submit(struct npu_backend *be, const struct npu_inject *in, struc
     c->burst += in->count;
     if (rc)
         return rc;
-    s->off[in->count] = (uint32_t)s->n;
+    s->buf.off[in->count] = (uint32_t)s->n;
     s->full = true;
     c->in_flight++;
     return NPU_OK;
@@ -500,7 +472,7 @@ static int cpu_collect(struct npu_backend *be, struct npu_fires *out, struct npu
     struct slot *s = &c->slots[c->head];
     *out = (struct npu_fires){
         .first_burst = s->first_burst, .count = s->count,
-        .off = s->off, .id = s->id, .mp = s->mp,
+        .off = s->buf.off, .id = s->buf.id, .mp = s->buf.mp,
     };
     s->full = false;
     c->head = (c->head + 1) % NPU_BACKEND_MAX_IN_FLIGHT;
@@ -703,9 +675,7 @@ static void cpu_destroy(struct npu_backend *be)
         return;
     free_arrays(c);
     for (int k = 0; k < NPU_BACKEND_MAX_IN_FLIGHT; k++) {
-        free(c->slots[k].off);
-        free(c->slots[k].id);
-        free(c->slots[k].mp);
+        npu_firebuf_free(&c->slots[k].buf);
     }
     free(c);
 }

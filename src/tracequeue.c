@@ -5,17 +5,14 @@
 #include <string.h>
 
 #include "clock.h"
+#include "firebuf.h"
 
-/* One batch, copied out of the backend's arrays. */
+/* One batch, copied out of the backend's arrays (off from 0). */
 struct tq_buf {
     bool full;
     uint32_t first_burst, count;
-    uint32_t *off;          /* [count + 1], from 0 */
-    uint32_t *id;
-    float *mp;
+    struct npu_firebuf f;
     float *probe;           /* [n_probes] */
-    uint32_t cap_bursts;
-    size_t cap_fires;
 };
 
 struct npu_tq {
@@ -34,9 +31,7 @@ struct npu_tq {
 
 static void buf_free(struct tq_buf *b)
 {
-    free(b->off);
-    free(b->id);
-    free(b->mp);
+    npu_firebuf_free(&b->f);
     free(b->probe);
 }
 
@@ -54,9 +49,9 @@ static void tq_free(struct npu_tq *q)
 static int write_batch(struct npu_tq *q, const struct tq_buf *b, struct npu_err *err)
 {
     for (uint32_t j = 0; j < b->count; j++) {
-        uint32_t lo = b->off[j], hi = b->off[j + 1];
-        int rc = npu_trace_writer_burst_probes(q->w, b->first_burst + j, hi - lo, b->id + lo,
-                                               b->mp + lo, q->n_probes ? b->probe : NULL, err);
+        uint32_t lo = b->f.off[j], hi = b->f.off[j + 1];
+        int rc = npu_trace_writer_burst_probes(q->w, b->first_burst + j, hi - lo, b->f.id + lo,
+                                               b->f.mp + lo, q->n_probes ? b->probe : NULL, err);
         if (rc)
             return rc;
     }
@@ -121,32 +116,6 @@ int npu_tq_start(struct npu_trace_writer *w, uint32_t n_probes, struct npu_tq **
     return NPU_OK;
 }
 
-static int reserve(struct tq_buf *b, uint32_t bursts, size_t fires, struct npu_err *err)
-{
-    if (bursts > b->cap_bursts || !b->off) {
-        uint32_t *o = realloc(b->off, ((size_t)bursts + 1) * sizeof(*o));
-        if (!o)
-            return npu_err_set(err, NPU_E_RESOURCE, "out of memory for a batch of %u bursts", bursts);
-        b->off = o;
-        b->cap_bursts = bursts;
-    }
-    if (fires > b->cap_fires || !b->id) {
-        size_t cap = b->cap_fires ? b->cap_fires : 1024;
-        while (cap < fires)
-            cap *= 2;
-        uint32_t *id = realloc(b->id, cap * sizeof(*id));
-        if (id)
-            b->id = id;
-        float *mp = realloc(b->mp, cap * sizeof(*mp));
-        if (mp)
-            b->mp = mp;
-        if (!id || !mp)
-            return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %zu fires", fires);
-        b->cap_fires = cap;
-    }
-    return NPU_OK;
-}
-
 int npu_tq_push(struct npu_tq *q, const struct npu_fires *f, const float *probe_mp,
                 struct npu_err *err)
 {
@@ -168,14 +137,14 @@ int npu_tq_push(struct npu_tq *q, const struct npu_fires *f, const float *probe_
     struct tq_buf *b = &q->buf[q->put];
     uint32_t base = f->off[0];
     size_t n = f->off[f->count] - base;
-    int rc = reserve(b, f->count, n, err);
+    int rc = npu_firebuf_reserve(&b->f, f->count, n, err);
     if (rc)
         return rc;
     for (uint32_t j = 0; j <= f->count; j++)
-        b->off[j] = f->off[j] - base;
+        b->f.off[j] = f->off[j] - base;
     if (n) {
-        memcpy(b->id, f->id + base, n * sizeof(*b->id));
-        memcpy(b->mp, f->mp + base, n * sizeof(*b->mp));
+        memcpy(b->f.id, f->id + base, n * sizeof(*b->f.id));
+        memcpy(b->f.mp, f->mp + base, n * sizeof(*b->f.mp));
     }
     if (q->n_probes)
         memcpy(b->probe, probe_mp, (size_t)q->n_probes * sizeof(float));
