@@ -98,8 +98,10 @@ def bench_case(npusim, size, backend, trace, args, tmpdir):
         "seconds_per_burst": per_burst,
         "bursts_per_second": med("bursts_per_second"),
         "events_per_second": med("events_per_second"),
-        # Candidates are not reported by `run`, so no neuron updates/s.
-        "neuron_updates_per_second": None,
+        # Neuron-bursts simulated per second (N x bursts/s), the usual
+        # convention: every neuron's state is advanced by every burst, the
+        # candidates' by step 6 and the others' by being left as they are.
+        "neuron_updates_per_second": last["neurons"] * med("bursts_per_second"),
         "peak_rss_bytes": max(r["peak_rss_bytes"] for r in runs),
         "trace_bytes_per_fire": (last["trace_bytes"] / last["fires"]) if trace and last["fires"] else None,
         "host_seconds": last["host_seconds"],
@@ -141,9 +143,9 @@ def main():
         load = None
     results = {"npusim": npusim, "cpus": os.cpu_count(), "loadavg_before": load,
                "bursts": args.bursts, "reps": args.reps, "cases": []}
-    hdr = "%-5s %-7s %-5s %8s %10s %10s %10s %9s %9s %8s %8s" % (
+    hdr = "%-5s %-7s %-5s %8s %10s %10s %10s %10s %9s %9s %8s %8s" % (
         "size", "backend", "trace", "build s", "per burst", "bursts/s", "events/s",
-        "fire %", "peak MiB", "B/syn", "B/fire")
+        "updates/s", "fire %", "peak MiB", "B/syn", "B/fire")
     print(hdr)
     print("-" * len(hdr))
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -159,10 +161,11 @@ def main():
                     if "error" in r:
                         print("%-5s %-7s %-5s error: %s" % (size, backend, "on" if trace else "off", r["error"]))
                         continue
-                    print("%-5s %-7s %-5s %8.2f %10s %10.0f %10.3g %9.2f %9.0f %8.2f %8s" % (
+                    print("%-5s %-7s %-5s %8.2f %10s %10.0f %10.3g %10.3g %9.2f %9.0f %8.2f %8s" % (
                         size, backend, "on" if trace else "off", r["build_seconds"],
                         fmt_time(r["seconds_per_burst"]), r["bursts_per_second"],
-                        r["events_per_second"], 100 * r["firing_fraction"],
+                        r["events_per_second"], r["neuron_updates_per_second"],
+                        100 * r["firing_fraction"],
                         r["peak_rss_bytes"] / 2**20, bps,
                         "%.2f" % r["trace_bytes_per_fire"] if r["trace_bytes_per_fire"] else "-"),
                         flush=True)
