@@ -207,9 +207,6 @@ static int cmp_u32(const void *a, const void *b)
 static int resolve_probes(struct npu_scenario *scn, const struct npu_net *net, struct npu_err *err)
 {
     struct npu_stim *st = &scn->probe_sel;
-    free(st->ids);
-    st->ids = NULL;
-    st->n_ids = 0;
     int rc = resolve_stim(st, net, err);
     if (rc)
         return rc;
@@ -329,8 +326,12 @@ int npu_scn_load(const char *path, const struct npu_override *ov, size_t n_ov,
     return rc;
 }
 
+/* Resolves st against net, replacing the ids of an earlier resolution. */
 static int resolve_stim(struct npu_stim *st, const struct npu_net *net, struct npu_err *err)
 {
+    free(st->ids);
+    st->ids = NULL;
+    st->n_ids = 0;
     int a = npu_net_area_index(net, st->area_name);
     if (a < 0)
         return npu_err_set(err, NPU_E_INPUT, "%s: [%s]: the network has no area '%s'",
@@ -378,9 +379,6 @@ int npu_scn_resolve(struct npu_scenario *scn, const struct npu_net *net,
     }
     for (uint32_t i = 0; i < scn->n_stims; i++) {
         struct npu_stim *st = &scn->stims[i];
-        free(st->ids);
-        st->ids = NULL;
-        st->n_ids = 0;
         int rc = resolve_stim(st, net, err);
         if (rc)
             return rc;
