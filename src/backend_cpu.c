@@ -42,11 +42,20 @@
 
 #define WORD_BITS 64
 #define MAX_THREADS 16
+/* From this many candidates in a bitmap word, step 6 takes the word's 64
+ * neurons at once (dynamics_word) instead of visiting the candidates one by
+ * one.  NPUSIM_CPU_DENSE=always|never forces one way, so the engine tests
+ * can hold both to every rule. */
+#define DENSE_MIN_DEFAULT 8
+#define DENSE_NEVER (WORD_BITS + 1)
 /* Below this many neurons per thread a burst is a few microseconds of work
  * and waking a second thread costs more than it saves. */
 #define MIN_NEURONS_PER_THREAD 32768
 /* Rounds a barrier waiter polls before it sleeps on the condition variable. */
 #define BARRIER_SPINS 20000
+/* Propagation prefetches FCL sums only when they outgrow this (a core's
+ * L2 on current x86): below it the prefetches are instructions for nothing. */
+#define PREFETCH_SUMS_BYTES (1u << 20)
 /* How far ahead propagation prefetches the FCL sum of a target. */
 #define PREFETCH_AHEAD 8
 /* How many fired sources ahead propagation prefetches a row. */
@@ -102,6 +111,8 @@ struct cpu_backend {
     const struct npu_net *net;
     int64_t power_q;
     uint32_t want_threads;         /* from the cfg; 0 = online CPUs */
+    uint32_t dense_min;            /* candidates per word from which step 6 goes dense */
+    bool prefetch_sums;            /* the sums do not fit in a core's cache */
 
     float *mp;
     uint16_t *countdown;
@@ -202,7 +213,7 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
     if (!a->mp_driven_psp && (a->psp_uniform || k <= 1)) {
         /* The common case: c = type * weight * psp * 65536. */
         for (; e < end; e++) {
-            if (e + PREFETCH_AHEAD < end)
+            if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
                 __builtin_prefetch(&sum[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
             uint32_t t = tgt[e];
             uint32_t w = wp[e];
@@ -260,21 +271,120 @@ static int dynamics(struct cpu_backend *c, const struct npu_area *a, uint32_t i,
     return 0;
 }
 
-/* The pick hashes of a random stimulus for neurons [first, first+n), in a
- * loop of their own so the compiler vectorises it; pcg's per-lane shifts
- * need AVX2, hence a clone chosen at load time where GCC can make one. */
-#define PICK_BLOCK 256
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-__attribute__((target_clones("avx2", "default")))
-#endif
-static void pick_hashes(uint32_t key, uint32_t first, uint32_t n, uint32_t *h)
-{
-    for (uint32_t k = 0; k < n; k++)
-        h[k] = npu_fx_pick_hash(key, first + k);
-}
-
 static uint32_t max_u32(uint32_t a, uint32_t b) { return a > b ? a : b; }
 static uint32_t min_u32(uint32_t a, uint32_t b) { return a < b ? a : b; }
+
+/* c ? a : b for c in {0, 1}, as bit masks: GCC's if-conversion, which the
+ * vectoriser needs, gives up on chains of ?: (see dynamics_word). */
+static inline uint32_t sel_u(uint32_t c, uint32_t a, uint32_t b)
+{
+    uint32_t m = 0u - c;
+    return (a & m) | (b & ~m);
+}
+
+static inline int64_t sel_i64(uint32_t c, int64_t a, int64_t b)
+{
+    uint64_t m = 0u - (uint64_t)c;
+    return (int64_t)(((uint64_t)a & m) | ((uint64_t)b & ~m));
+}
+
+static inline float sel_f(uint32_t c, float a, float b)
+{
+    union { float f; uint32_t u; } x = { .f = a }, y = { .f = b };
+    x.u = sel_u(c, x.u, y.u);
+    return x.f;
+}
+
+/* Step 6 for the candidates `bits` of the word of 64 neurons from i0;
+ * those candidates all lie in area a.  The rules are those of dynamics(), written as
+ * selects over every lane so the compiler makes vector code of it: where
+ * most neurons are candidates (a busy network) that is several times
+ * faster than visiting them one by one, and it gives the same bits (the
+ * same binary32 operations, one rounding each, in the same order per
+ * neuron).  Lanes whose bit is clear (not candidates, or of another area
+ * of the word) are written back unchanged, which is why the state arrays
+ * are padded to whole words.  fired[k] is 1 when lane k fires, fire_mp[k]
+ * its mp then. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/* x86-64-v4 (AVX-512) converts int64 to float in vector registers;
+ * AVX2 cannot, so it would gain nothing over the default clone. */
+__attribute__((target_clones("arch=x86-64-v4", "default")))
+#endif
+static void dynamics_word(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
+                          uint64_t bits, uint32_t b, uint8_t *restrict fired,
+                          float *restrict fire_mp)
+{
+    float *restrict mp = c->mp + i0;
+    uint16_t *restrict cdp = c->countdown + i0;
+    uint16_t *restrict cfp = c->cfc + i0;
+    uint64_t *restrict sum = c->sum + i0;
+    const uint32_t limited = npu_cfl_limited(a->cfl);
+    const uint32_t cfl = a->cfl;
+    const float thr = a->threshold, lim = a->threshold_limit, keep = a->keep;
+    const uint32_t has_limit = a->has_limit;
+    const uint32_t refr = a->refractory;
+    const uint32_t refr_snooze = min_u32((uint32_t)a->refractory + a->snooze, UINT16_MAX);
+    const float exc = a->excitability;
+    const uint32_t always = exc >= 0.999f, draw = !always & (exc > 0.0f);
+    uint32_t is_cand[WORD_BITS];
+
+    const uint32_t lo_bits = (uint32_t)bits, hi_bits = (uint32_t)(bits >> 32);
+    for (uint32_t k = 0; k < WORD_BITS / 2; k++) {
+        is_cand[k] = (lo_bits >> k) & 1u;
+        is_cand[k + WORD_BITS / 2] = (hi_bits >> k) & 1u;
+    }
+    /* Bitwise & and | on 0/1 values, not && and ||: no branches. */
+    for (uint32_t k = 0; k < WORD_BITS; k++) {
+        uint32_t on = is_cand[k];
+        int64_t q = (int64_t)sum[k];
+        float cand = npu_fx_to_float(q);
+        sum[k] = (uint64_t)sel_i64(on, 0, q);
+        uint32_t cd = cdp[k], cf = cfp[k];
+        float m = mp[k];
+        uint32_t at_limit = limited & (cf >= cfl);
+        uint32_t busy = cd != 0;                                  /* 6.1 */
+        uint32_t cd_dec = cd - 1u;
+        uint32_t cd_ends = busy & (cd_dec == 0) & at_limit;
+        float m2 = m + cand;                                      /* 6.2 */
+        uint32_t above = (m2 >= thr) & (!has_limit | (m2 <= lim)) & !busy;
+        uint32_t blocked = above & at_limit;                      /* 6.3.1 */
+        /* drawn for every lane, used only where the area draws at all */
+        uint32_t lucky = always | (draw & (npu_fx_uniform(i0 + k, b) < exc));
+        uint32_t fire = above & !blocked & lucky;                 /* 6.3.2 */
+        uint32_t cf_fire = cf + (cf < UINT16_MAX);
+        uint32_t new_cf = sel_u(limited, 0u, cf);                 /* 6.4 */
+        new_cf = sel_u(fire, cf_fire, new_cf);
+        new_cf = sel_u(blocked, 0u, new_cf);
+        new_cf = sel_u(busy, sel_u(cd_ends, 0u, cf), new_cf);
+        uint32_t cd_fire = sel_u(limited & (cf_fire >= cfl), refr_snooze, refr);
+        uint32_t new_cd = sel_u(fire, cd_fire, cd);
+        new_cd = sel_u(busy, cd_dec, new_cd);
+        float new_m = sel_f(fire, 0.0f, m2 * keep);
+        new_m = sel_f(blocked, m2, new_m);
+        new_m = sel_f(busy, m, new_m);
+        cfp[k] = (uint16_t)sel_u(on, new_cf, cf);
+        cdp[k] = (uint16_t)sel_u(on, new_cd, cd);
+        mp[k] = sel_f(on, new_m, m);
+        fired[k] = (uint8_t)(on & fire);
+        fire_mp[k] = m2;
+    }
+}
+
+/* Which neurons of [first, first+n) a random stimulus picks: picked[k] is
+ * 1 when npu_fx_pick_hash(key, first + k) < threshold.  A loop of its own
+ * so the compiler vectorises it; pcg's per-lane shifts need AVX2, hence a
+ * clone chosen at load time where GCC can make one. */
+#define PICK_BLOCK 256
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+__attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#endif
+static void pick_flags(uint32_t key, uint32_t threshold, uint32_t first, uint32_t n,
+                       uint8_t *picked)
+{
+    for (uint32_t k = 0; k < n; k++)
+        picked[k] = npu_fx_pick_hash(key, first + k) < threshold;
+}
+
 
 /* Burst b, the batch's j-th, for the neurons of worker w.  The fires of
  * burst b-1 are in every worker's q[(b - 1) & 1]. */
@@ -302,13 +412,17 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                     fcl_add(c->sum, cand, i, r->q);
                 continue;
             }
-            uint32_t h[PICK_BLOCK];
+            uint8_t picked[PICK_BLOCK];
             for (uint32_t i0 = first; i0 < last; i0 += PICK_BLOCK) {
                 uint32_t n = min_u32(PICK_BLOCK, last - i0);
-                pick_hashes(r->key, i0, n, h);
-                for (uint32_t k = 0; k < n; k++)
-                    if (h[k] < r->threshold)
-                        fcl_add(c->sum, cand, i0 + k, r->q);
+                pick_flags(r->key, r->threshold, i0, n, picked);
+                memset(picked + n, 0, PICK_BLOCK - n);
+                for (uint32_t k0 = 0; k0 < n; k0 += 8) {
+                    uint64_t lanes;
+                    memcpy(&lanes, picked + k0, sizeof(lanes));   /* 8 flags of 0 or 1 */
+                    for (; lanes; lanes &= lanes - 1)
+                        fcl_add(c->sum, cand, i0 + k0 + (uint32_t)__builtin_ctzll(lanes) / 8, r->q);
+                }
             }
         }
     }
@@ -359,6 +473,35 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
         while (reset) {
             c->mp[wd * WORD_BITS + (uint32_t)__builtin_ctzll(reset)] = 0.0f;
             reset &= reset - 1;
+        }
+        uint32_t i0 = wd * WORD_BITS;
+        if (bits && (uint32_t)__builtin_popcountll(bits) >= c->dense_min) {
+            /* One dynamics_word per area the word's candidates lie in,
+             * in id order, so the fires stay ordered by id. */
+            while (bits) {
+                uint32_t k_lo = (uint32_t)__builtin_ctzll(bits);
+                while (i0 + k_lo >= area_end) {
+                    area++;
+                    area_end = net->areas[area].base + net->areas[area].count;
+                }
+                uint32_t k_hi = min_u32(area_end - i0, WORD_BITS);
+                uint64_t mine = k_hi == WORD_BITS ? bits : bits & ((UINT64_C(1) << k_hi) - 1);
+                bits &= ~mine;
+                uint8_t fired[WORD_BITS];
+                float fire_mp[WORD_BITS];
+                dynamics_word(c, &net->areas[area], i0, mine, b, fired, fire_mp);
+                for (uint32_t k0 = 0; k0 < WORD_BITS; k0 += 8) {
+                    uint64_t lanes;
+                    memcpy(&lanes, fired + k0, sizeof(lanes));   /* 8 flags of 0 or 1 */
+                    while (lanes) {
+                        uint32_t k = k0 + (uint32_t)__builtin_ctzll(lanes) / 8;
+                        lanes &= lanes - 1;
+                        q->id[q->n] = i0 + k;
+                        q->mp[q->n++] = fire_mp[k];
+                    }
+                }
+            }
+            continue;
         }
         while (bits) {
             uint32_t i = wd * WORD_BITS + (uint32_t)__builtin_ctzll(bits);
@@ -632,10 +775,12 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
 {
     struct cpu_backend *c = (struct cpu_backend *)be;
     free_arrays(c);
-    size_t n = net->n_neurons ? net->n_neurons : 1;
+    size_t n_real = net->n_neurons ? net->n_neurons : 1;
     c->net = net;
     c->power_q = params->power_q;
-    c->n_words = (uint32_t)((n + WORD_BITS - 1) / WORD_BITS);
+    c->n_words = (uint32_t)((n_real + WORD_BITS - 1) / WORD_BITS);
+    /* whole words: dynamics_word reads and writes back all 64 lanes */
+    size_t n = (size_t)c->n_words * WORD_BITS;
     c->mp = calloc(n, sizeof(*c->mp));
     c->countdown = calloc(n, sizeof(*c->countdown));
     c->cfc = calloc(n, sizeof(*c->cfc));
@@ -658,6 +803,7 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
         for (uint32_t i = ar->base; i < ar->base + ar->count; i++)
             c->no_acc[i / WORD_BITS] |= UINT64_C(1) << (i % WORD_BITS);
     }
+    c->prefetch_sums = n * sizeof(uint64_t) > PREFETCH_SUMS_BYTES;
     int rc = start_workers(c, net->n_neurons, err);
     if (rc) {
         free_arrays(c);
@@ -689,6 +835,16 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
     c->base.ops = &npu_backend_cpu;
     c->want_threads = cfg->threads;
+    const char *dense = getenv("NPUSIM_CPU_DENSE");
+    c->dense_min = DENSE_MIN_DEFAULT;
+    if (dense && strcmp(dense, "always") == 0)
+        c->dense_min = 1;
+    else if (dense && strcmp(dense, "never") == 0)
+        c->dense_min = DENSE_NEVER;
+    else if (dense && *dense) {
+        free(c);
+        return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_DENSE is '%s', not always or never", dense);
+    }
     snprintf(c->base.device, sizeof(c->base.device), "host CPU (reference)");
     *out = &c->base;
     return NPU_OK;

@@ -1566,5 +1566,18 @@ int main(void)
         cmocka_unit_test(test_thread_count_invariant),
         cmocka_unit_test(test_reference_model),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    /* Step 6 has two paths (a candidate at a time, or a whole bitmap word
+     * in vector code); each must meet every rule on its own, and so must
+     * the automatic choice between them. */
+    static const char *const modes[] = { "never", "always" };
+    int failed = 0;
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
+        setenv("NPUSIM_CPU_DENSE", modes[m], 1);
+        char name[64];
+        snprintf(name, sizeof(name), "engine, NPUSIM_CPU_DENSE=%s", modes[m]);
+        failed += _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
+    }
+    unsetenv("NPUSIM_CPU_DENSE");
+    failed += cmocka_run_group_tests_name("engine, automatic step 6", tests, NULL, NULL);
+    return failed;
 }
