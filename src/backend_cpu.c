@@ -8,6 +8,13 @@
  *   of 0 can still be a candidate).  Adding a synaptic contribution is one
  *   add into the sum array and one OR into a bitmap that stays in L2; no
  *   separate stamp array, so one cache miss per synaptic event, not two.
+ * - Uniform synaptic contributions are +-weight * psp_used * 65536, so where
+ *   the network proves it cannot overflow (every neuron's incoming
+ *   weight * psp, psp 255 for mp_driven_psp sources, sums to < 2^31) they
+ *   are summed in a second, int32 array in units of 65536 (`units`): half
+ *   the bytes of the sums that propagation touches at random.  Step 6 adds
+ *   units * 65536 to the int64 sum (stimuli and divided contributions) mod
+ *   2^64, which is exactly the int64 sum of everything.
  * - Step 6 walks the candidate bitmap in id order, so the fire queue comes
  *   out already ordered by id (step 7 needs no sort), and mp, countdown and
  *   cfc are read in ascending order instead of at random.
@@ -44,7 +51,7 @@
 #define MAX_THREADS 16
 /* From this many candidates in a bitmap word, step 6 takes the word's 64
  * neurons at once (dynamics_word) instead of visiting the candidates one by
- * one.  NPUSIM_CPU_DENSE=always|never forces one way, so the engine tests
+ * one, where dynamics_word has a vector version for the CPU.  NPUSIM_CPU_DENSE=always|never forces one way, so the engine tests
  * can hold both to every rule. */
 #define DENSE_MIN_DEFAULT 8
 #define DENSE_NEVER (WORD_BITS + 1)
@@ -79,6 +86,17 @@ struct fireq {
 };
 
 struct cpu_backend;
+
+/* Step 6 for one bitmap word (dynamics_word_body). */
+typedef void dynamics_word_fn(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
+                              uint64_t bits, uint32_t b, uint8_t *fired, float *fire_mp);
+
+/* A zeroed array, on huge pages when large (see alloc_zeroed). */
+struct zeroed {
+    void *p;
+    size_t bytes;
+    bool mapped;                   /* from mmap, not calloc */
+};
 
 /* One thread's share: neurons [lo, hi), bitmap words [lo/64, hi/64). */
 struct worker {
@@ -118,9 +136,13 @@ struct cpu_backend {
     uint16_t *countdown;
     uint16_t *cfc;
 
+    struct zeroed sum_mem, units_mem;
     uint64_t *sum;                 /* FCL sums, zero outside a burst */
-    size_t sum_bytes;
-    bool sum_mapped;               /* sum came from mmap (huge pages), not malloc */
+    int32_t *units;                /* uniform synaptic sums in units of 65536 (see the top),
+                                    * zero outside a burst; all zero when !narrow */
+    bool narrow;                   /* uniform contributions go to units, not sum */
+    bool units_off;                /* NPUSIM_CPU_UNITS=off: never narrow (for the tests) */
+    dynamics_word_fn *dynamics_word;   /* dynamics_word_c or a vector version */
     uint64_t *cand[2];             /* candidate bitmaps of the even and odd bursts */
     uint64_t *no_acc;              /* bitmap: the neuron's area does not accumulate (step 1
                                     * resets it); NULL when every area accumulates */
@@ -173,6 +195,13 @@ static void barrier_wait(struct barrier *b)
     pthread_mutex_unlock(&b->m);
 }
 
+/* A candidate's FCL sum: the int64 part plus the units part * 65536, mod
+ * 2^64 as the int64 sum itself would wrap. */
+static inline int64_t fcl_total(int64_t sum, int32_t units)
+{
+    return (int64_t)((uint64_t)sum + (uint64_t)((int64_t)units * NPU_Q_ONE));
+}
+
 static inline void fcl_add(uint64_t *sum, uint64_t *cand, uint32_t id, int64_t q)
 {
     /* Unsigned, so overflow wraps as the GPU's atomics do instead of being UB. */
@@ -209,8 +238,27 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
         e = row_lower_bound(tgt, e, end, lo);
     if (hi < net->n_neurons)
         end = row_lower_bound(tgt, e, end, hi);
+    bool uniform = a->psp_uniform || k <= 1;
 
-    if (!a->mp_driven_psp && (a->psp_uniform || k <= 1)) {
+    if (c->narrow && uniform) {
+        /* c = type * weight * psp_used, in units of 65536 */
+        int32_t *units = c->units;
+        uint32_t mp_psp = a->mp_driven_psp ? npu_fx_psp_from_mp(fire_mp) : 0;
+        for (; e < end; e++) {
+            if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
+                __builtin_prefetch(&units[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
+            uint32_t t = tgt[e];
+            uint32_t w = wp[e];
+            uint32_t psp = a->mp_driven_psp ? mp_psp : w >> 8;
+            uint32_t mag = (w & 0xff) * psp;
+            uint32_t id = t & NPU_SYN_TARGET_MASK;
+            /* unsigned: no overflow by the bound, and none to be undefined */
+            units[id] = (int32_t)((uint32_t)units[id] + ((t & NPU_SYN_INHIBITORY) ? 0u - mag : mag));
+            cand[id / WORD_BITS] |= UINT64_C(1) << (id % WORD_BITS);
+        }
+        return;
+    }
+    if (!a->mp_driven_psp && uniform) {
         /* The common case: c = type * weight * psp * 65536. */
         for (; e < end; e++) {
             if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
@@ -305,19 +353,15 @@ static inline float sel_f(uint32_t c, float a, float b)
  * of the word) are written back unchanged, which is why the state arrays
  * are padded to whole words.  fired[k] is 1 when lane k fires, fire_mp[k]
  * its mp then. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-/* x86-64-v4 (AVX-512) converts int64 to float in vector registers;
- * AVX2 cannot, so it would gain nothing over the default clone. */
-__attribute__((target_clones("arch=x86-64-v4", "default")))
-#endif
-static void dynamics_word(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
-                          uint64_t bits, uint32_t b, uint8_t *restrict fired,
-                          float *restrict fire_mp)
+static inline __attribute__((always_inline)) void
+dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0, uint64_t bits,
+                   uint32_t b, uint8_t *restrict fired, float *restrict fire_mp)
 {
     float *restrict mp = c->mp + i0;
     uint16_t *restrict cdp = c->countdown + i0;
     uint16_t *restrict cfp = c->cfc + i0;
     uint64_t *restrict sum = c->sum + i0;
+    int32_t *restrict units = c->units + i0;
     const uint32_t limited = npu_cfl_limited(a->cfl);
     const uint32_t cfl = a->cfl;
     const float thr = a->threshold, lim = a->threshold_limit, keep = a->keep;
@@ -337,8 +381,10 @@ static void dynamics_word(struct cpu_backend *c, const struct npu_area *a, uint3
     for (uint32_t k = 0; k < WORD_BITS; k++) {
         uint32_t on = is_cand[k];
         int64_t q = (int64_t)sum[k];
-        float cand = npu_fx_to_float(q);
+        int32_t u = units[k];
+        float cand = npu_fx_to_float(fcl_total(q, u));
         sum[k] = (uint64_t)sel_i64(on, 0, q);
+        units[k] = (int32_t)sel_u(on, 0u, (uint32_t)u);
         uint32_t cd = cdp[k], cf = cfp[k];
         float m = mp[k];
         uint32_t at_limit = limited & (cf >= cfl);
@@ -369,6 +415,34 @@ static void dynamics_word(struct cpu_backend *c, const struct npu_area *a, uint3
         fire_mp[k] = m2;
     }
 }
+
+/* The portable version, and where the compiler can make one the AVX-512
+ * version (x86-64-v4 converts int64 to float in vector registers; AVX2
+ * cannot, so it would gain nothing).  cpu_create picks one, as dav1d fills
+ * its function tables: the plain C first, then the faster one where the
+ * CPU has it. */
+static void dynamics_word_c(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
+                            uint64_t bits, uint32_t b, uint8_t *fired, float *fire_mp)
+{
+    dynamics_word_body(c, a, i0, bits, b, fired, fire_mp);
+}
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define HAVE_DYNAMICS_WORD_AVX512 1
+__attribute__((target("arch=x86-64-v4")))
+static void dynamics_word_avx512(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
+                                 uint64_t bits, uint32_t b, uint8_t *fired, float *fire_mp)
+{
+    dynamics_word_body(c, a, i0, bits, b, fired, fire_mp);
+}
+
+static bool cpu_has_avx512(void)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw");
+}
+#endif
 
 /* Which neurons of [first, first+n) a random stimulus picks: picked[k] is
  * 1 when npu_fx_pick_hash(key, first + k) < threshold.  A loop of its own
@@ -489,7 +563,7 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 bits &= ~mine;
                 uint8_t fired[WORD_BITS];
                 float fire_mp[WORD_BITS];
-                dynamics_word(c, &net->areas[area], i0, mine, b, fired, fire_mp);
+                c->dynamics_word(c, &net->areas[area], i0, mine, b, fired, fire_mp);
                 for (uint32_t k0 = 0; k0 < WORD_BITS; k0 += 8) {
                     uint64_t lanes;
                     memcpy(&lanes, fired + k0, sizeof(lanes));   /* 8 flags of 0 or 1 */
@@ -511,8 +585,9 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 area_end = net->areas[area].base + net->areas[area].count;
             }
             float fmp;
-            int64_t s = (int64_t)c->sum[i];
+            int64_t s = fcl_total((int64_t)c->sum[i], c->units[i]);
             c->sum[i] = 0;
+            c->units[i] = 0;
             if (dynamics(c, &net->areas[area], i, b, npu_fx_to_float(s), &fmp)) {
                 q->id[q->n] = i;
                 q->mp[q->n++] = fmp;
@@ -722,37 +797,67 @@ static int start_workers(struct cpu_backend *c, uint32_t n, struct npu_err *err)
     return NPU_OK;
 }
 
-static void free_sum(struct cpu_backend *c)
+static void free_zeroed(struct zeroed *z)
 {
-    if (c->sum_mapped)
-        munmap(c->sum, c->sum_bytes);
+    if (z->mapped)
+        munmap(z->p, z->bytes);
     else
-        free(c->sum);
-    c->sum = NULL;
-    c->sum_mapped = false;
+        free(z->p);
+    *z = (struct zeroed){ 0 };
 }
 
-/* The FCL sums, zeroed.  Propagation adds into them at random, so on
- * large networks they go on huge pages where the system allows it:
- * fewer TLB misses per synaptic event. */
-static int alloc_sum(struct cpu_backend *c, size_t n)
+/* bytes of zeros.  Propagation adds into the sums at random, so on large
+ * networks they go on huge pages where the system allows it: fewer TLB
+ * misses per synaptic event. */
+static void *alloc_zeroed(struct zeroed *z, size_t bytes)
 {
-    c->sum_bytes = n * sizeof(uint64_t);
-    if (c->sum_bytes >= HUGE_PAGE) {
-        size_t bytes = (c->sum_bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-        void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *z = (struct zeroed){ .bytes = bytes };
+    if (bytes >= HUGE_PAGE) {
+        size_t mapped = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+        void *p = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (p != MAP_FAILED) {
 #ifdef MADV_HUGEPAGE
-            madvise(p, bytes, MADV_HUGEPAGE);
+            madvise(p, mapped, MADV_HUGEPAGE);
 #endif
-            c->sum = p;
-            c->sum_bytes = bytes;
-            c->sum_mapped = true;
-            return 0;
+            *z = (struct zeroed){ .p = p, .bytes = mapped, .mapped = true };
+            return p;
         }
     }
-    c->sum = calloc(n, sizeof(uint64_t));
-    return c->sum ? 0 : -1;
+    z->p = calloc(bytes ? bytes : 1, 1);
+    return z->p;
+}
+
+/* Whether every neuron's uniform synaptic input fits the int32 units sum:
+ * the sum over its incoming synapses of weight * (largest psp_used) is below
+ * 2^31.  Synapses of sources whose contributions are divided (psp uniform
+ * false, more than one synapse) go to the int64 sum and do not count.  One
+ * pass over the synapses with a 32-bit bound per neuron; it stops at the
+ * first neuron over the bound (so the bound itself cannot wrap). */
+static int units_fit(const struct npu_net *net, bool *fit, struct npu_err *err)
+{
+    *fit = true;
+    uint32_t *bound = calloc(net->n_neurons ? net->n_neurons : 1, sizeof(*bound));
+    if (!bound)
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
+                           net->n_neurons);
+    for (uint32_t s = 0; s < net->n_neurons && *fit; s++) {
+        const struct npu_area *a = &net->areas[net->area_of[s]];
+        uint32_t e = net->syn_off[s], end = net->syn_off[s + 1];
+        if (!a->psp_uniform && end - e > 1)
+            continue;
+        for (; e < end; e++) {
+            uint32_t w = net->syn_wp[e];
+            uint32_t mag = (w & 0xff) * (a->mp_driven_psp ? 255u : w >> 8);
+            uint32_t *b = &bound[net->syn_target[e] & NPU_SYN_TARGET_MASK];
+            *b += mag;
+            if (*b > (uint32_t)INT32_MAX) {
+                *fit = false;
+                break;
+            }
+        }
+    }
+    free(bound);
+    return NPU_OK;
 }
 
 static void free_arrays(struct cpu_backend *c)
@@ -761,7 +866,10 @@ static void free_arrays(struct cpu_backend *c)
     free(c->mp);
     free(c->countdown);
     free(c->cfc);
-    free_sum(c);
+    free_zeroed(&c->sum_mem);
+    free_zeroed(&c->units_mem);
+    c->sum = NULL;
+    c->units = NULL;
     free(c->cand[0]);
     free(c->cand[1]);
     free(c->no_acc);
@@ -786,7 +894,9 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
     c->cfc = calloc(n, sizeof(*c->cfc));
     c->cand[0] = calloc(c->n_words, sizeof(uint64_t));
     c->cand[1] = calloc(c->n_words, sizeof(uint64_t));
-    if (alloc_sum(c, n) || !c->mp || !c->countdown || !c->cfc || !c->cand[0] || !c->cand[1]) {
+    c->sum = alloc_zeroed(&c->sum_mem, n * sizeof(uint64_t));
+    c->units = alloc_zeroed(&c->units_mem, n * sizeof(int32_t));
+    if (!c->sum || !c->units || !c->mp || !c->countdown || !c->cfc || !c->cand[0] || !c->cand[1]) {
         free_arrays(c);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
                            net->n_neurons);
@@ -803,8 +913,14 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
         for (uint32_t i = ar->base; i < ar->base + ar->count; i++)
             c->no_acc[i / WORD_BITS] |= UINT64_C(1) << (i % WORD_BITS);
     }
-    c->prefetch_sums = n * sizeof(uint64_t) > PREFETCH_SUMS_BYTES;
-    int rc = start_workers(c, net->n_neurons, err);
+    int rc = units_fit(net, &c->narrow, err);
+    if (rc) {
+        free_arrays(c);
+        return rc;
+    }
+    c->narrow = c->narrow && !c->units_off;
+    c->prefetch_sums = n * (c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) > PREFETCH_SUMS_BYTES;
+    rc = start_workers(c, net->n_neurons, err);
     if (rc) {
         free_arrays(c);
         return rc;
@@ -835,8 +951,26 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
     c->base.ops = &npu_backend_cpu;
     c->want_threads = cfg->threads;
+    /* NPUSIM_CPU_ISA=portable keeps the plain C versions, so the tests can
+     * hold them to the rules on a machine that would take the vector ones. */
+    const char *isa = getenv("NPUSIM_CPU_ISA");
+    if (isa && *isa && strcmp(isa, "portable") != 0) {
+        free(c);
+        return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_ISA is '%s', not portable", isa);
+    }
+    c->dynamics_word = dynamics_word_c;
+    bool vector = false;
+#ifdef HAVE_DYNAMICS_WORD_AVX512
+    if (!isa && cpu_has_avx512()) {
+        c->dynamics_word = dynamics_word_avx512;
+        vector = true;
+    }
+#endif
+    /* The portable dynamics_word takes about three times the instructions
+     * of visiting the candidates one by one, so the automatic choice uses
+     * it only in its vector versions. */
     const char *dense = getenv("NPUSIM_CPU_DENSE");
-    c->dense_min = DENSE_MIN_DEFAULT;
+    c->dense_min = vector ? DENSE_MIN_DEFAULT : DENSE_NEVER;
     if (dense && strcmp(dense, "always") == 0)
         c->dense_min = 1;
     else if (dense && strcmp(dense, "never") == 0)
@@ -844,6 +978,14 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
     else if (dense && *dense) {
         free(c);
         return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_DENSE is '%s', not always or never", dense);
+    }
+    /* NPUSIM_CPU_UNITS=off sums everything in int64, so the engine tests
+     * hold that path to every rule as well. */
+    const char *units = getenv("NPUSIM_CPU_UNITS");
+    c->units_off = units && strcmp(units, "off") == 0;
+    if (units && *units && !c->units_off) {
+        free(c);
+        return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_UNITS is '%s', not off", units);
     }
     snprintf(c->base.device, sizeof(c->base.device), "host CPU (reference)");
     *out = &c->base;

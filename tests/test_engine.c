@@ -26,7 +26,7 @@
 
 #define Q1 INT64_C(65536)                 /* 1.0 in FCL units */
 #define QOF(x) ((int64_t)((x) * 65536.0)) /* only for values that are exact in Q16 */
-#define FQ_MAX 8192
+#define FQ_MAX 65536
 
 static uint32_t f2u(float f)
 {
@@ -440,6 +440,55 @@ static void test_fcl_exact_integer_sum(void **state)
     assert_float_bits(st->mp[1], 0x1p-15f);
     eng_close(e);
     npu_net_free(net);
+}
+
+/* FCL: the CPU sums uniform synaptic input in int32 units of 65536 only
+ * where no neuron's incoming weight * psp_used can reach 2^31; at the edge
+ * the sums are still exact.  One target gets one synapse from each of
+ * 33025 sources of weight 255 and psp 255, plus one of 158 * 209: in all
+ * INT32_MAX (fits); a source more makes it INT32_MAX + 1 (does not).  For
+ * mp_driven_psp sources the bound must take psp 255, whatever the synapse's
+ * psp says (1 here), since a fire at mp 300 passes on 255. */
+static void fcl_units_edge(bool extra, bool mp_driven)
+{
+    const uint32_t n_src = 33025u + 1u + (extra ? 1u : 0u);
+    struct npu_area a[2] = { area_at(0, n_src), area_at(n_src, 1) };
+    a[0].mp_driven_psp = mp_driven;
+    a[1].threshold = 1e30f;
+    struct syn *syn = calloc(n_src, sizeof(*syn));
+    struct inj *in = calloc(n_src, sizeof(*in));
+    assert_non_null(syn);
+    assert_non_null(in);
+    int64_t total = 0;
+    for (uint32_t s = 0; s < n_src; s++) {
+        uint32_t w = s < 33025u ? 255u : s == 33025u ? 158u : 1u;
+        uint32_t psp = s < 33025u ? 255u : s == 33025u ? 209u : 1u;
+        if (mp_driven)
+            w = 255u, psp = 1u;
+        syn[s] = (struct syn){ .s = s, .t = n_src, .w = (uint8_t)w, .psp = (uint8_t)psp };
+        in[s] = (struct inj){ s, mp_driven ? QOF(300.0) : QOF(1.0) };
+        total += (int64_t)w * (mp_driven ? 255 : psp);
+    }
+    struct npu_net *net = build(a, 2, syn, n_src);
+    struct eng *e = eng_open(net, 0);
+    assert_int_equal(eng_step(e, in, n_src)->n, n_src);   /* every source fires */
+    expect_no_fires(eng_step0(e));
+    const struct npu_state *st = eng_state(e);
+    assert_float_bits(st->mp[n_src], (float)(total * NPU_Q_ONE) * (1.0f / 65536));
+    if (!mp_driven)
+        assert_true(total == (extra ? (int64_t)INT32_MAX + 1 : INT32_MAX));
+    eng_close(e);
+    npu_net_free(net);
+    free(syn);
+    free(in);
+}
+
+static void test_fcl_units_edge(void **state)
+{
+    (void)state;
+    fcl_units_edge(false, false);
+    fcl_units_edge(true, false);
+    fcl_units_edge(false, true);
 }
 
 /* FCL: cand = (float)sum * (1.0f / 65536), the int64 -> float conversion
@@ -1543,6 +1592,7 @@ int main(void)
         cmocka_unit_test(test_power_zero_is_off),
         cmocka_unit_test(test_step5_propagate),
         cmocka_unit_test(test_fcl_exact_integer_sum),
+        cmocka_unit_test(test_fcl_units_edge),
         cmocka_unit_test(test_fcl_int64_to_float_rounding),
         cmocka_unit_test(test_candidate_with_zero_sum),
         cmocka_unit_test(test_psp_non_uniform_division),
@@ -1569,14 +1619,29 @@ int main(void)
     /* Step 6 has two paths (a candidate at a time, or a whole bitmap word
      * in vector code); each must meet every rule on its own, and so must
      * the automatic choice between them. */
+    /* Likewise the two ways of summing the FCL (int64 only, or uniform
+     * synaptic input in int32 units where it provably fits). */
     static const char *const modes[] = { "never", "always" };
+    static const char *const units[] = { "", "off" };
     int failed = 0;
-    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++) {
-        setenv("NPUSIM_CPU_DENSE", modes[m], 1);
-        char name[64];
-        snprintf(name, sizeof(name), "engine, NPUSIM_CPU_DENSE=%s", modes[m]);
-        failed += _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]), NULL, NULL);
-    }
+    for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
+        for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
+            setenv("NPUSIM_CPU_DENSE", modes[m], 1);
+            setenv("NPUSIM_CPU_UNITS", units[u], 1);
+            char name[96];
+            snprintf(name, sizeof(name), "engine, NPUSIM_CPU_DENSE=%s NPUSIM_CPU_UNITS=%s",
+                     modes[m], units[u]);
+            failed += _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]),
+                                              NULL, NULL);
+        }
+    unsetenv("NPUSIM_CPU_UNITS");
+    /* and the portable dynamics_word, which a machine with a vector one
+     * would otherwise never run */
+    setenv("NPUSIM_CPU_DENSE", "always", 1);
+    setenv("NPUSIM_CPU_ISA", "portable", 1);
+    failed += cmocka_run_group_tests_name("engine, NPUSIM_CPU_DENSE=always NPUSIM_CPU_ISA=portable",
+                                          tests, NULL, NULL);
+    unsetenv("NPUSIM_CPU_ISA");
     unsetenv("NPUSIM_CPU_DENSE");
     failed += cmocka_run_group_tests_name("engine, automatic step 6", tests, NULL, NULL);
     return failed;
