@@ -89,7 +89,8 @@ struct cpu_backend;
 
 /* Step 6 for one bitmap word (dynamics_word_body). */
 typedef void dynamics_word_fn(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
-                              uint64_t bits, uint32_t b, uint8_t *fired, float *fire_mp);
+                              uint64_t bits, bool live, uint32_t b, uint8_t *fired,
+                              float *fire_mp);
 
 /* A zeroed array, on huge pages when large (see alloc_zeroed). */
 struct zeroed {
@@ -98,9 +99,11 @@ struct zeroed {
     bool mapped;                   /* from mmap, not calloc */
 };
 
-/* One thread's share: neurons [lo, hi), bitmap words [lo/64, hi/64). */
+/* One thread's share: neurons [lo, hi), bitmap words [lo/64, hi/64).  On
+ * cache lines of its own: the others read its fire queue header while it
+ * writes its own fields. */
 struct worker {
-    struct cpu_backend *c;
+    _Alignas(CACHE_LINE) struct cpu_backend *c;
     uint32_t index;
     uint32_t lo, hi;
     struct fireq q[2];    /* fires of the even and odd bursts */
@@ -111,7 +114,7 @@ struct worker {
 /* A reusable barrier that polls a little before it sleeps: a burst takes
  * microseconds to milliseconds, so a waiter usually does not need to sleep. */
 struct barrier {
-    pthread_mutex_t m;
+    _Alignas(CACHE_LINE) pthread_mutex_t m;
     pthread_cond_t cv;
     uint32_t n, waiting;
     atomic_uint gen;
@@ -140,6 +143,9 @@ struct cpu_backend {
     uint64_t *sum;                 /* FCL sums, zero outside a burst */
     int32_t *units;                /* uniform synaptic sums in units of 65536 (see the top),
                                     * zero outside a burst; all zero when !narrow */
+    uint8_t *sum_live;             /* per bitmap word: 1 when its sums may be non-zero (with
+                                    * narrow, the sums hold only stimuli and divided
+                                    * contributions, so most words' are all zero) */
     bool narrow;                   /* uniform contributions go to units, not sum */
     bool units_off;                /* NPUSIM_CPU_UNITS=off: never narrow (for the tests) */
     dynamics_word_fn *dynamics_word;   /* dynamics_word_c or a vector version */
@@ -148,7 +154,10 @@ struct cpu_backend {
                                     * resets it); NULL when every area accumulates */
     uint32_t n_words;
 
-    uint32_t burst;                /* last burst run */
+    /* From here on, fields that change every burst or batch: on lines of
+     * their own, away from the read-only ones above that the workers'
+     * loops read all the time. */
+    _Alignas(CACHE_LINE) uint32_t burst;   /* last burst run */
     struct slot slots[NPU_BACKEND_MAX_IN_FLIGHT];
     unsigned head, in_flight;      /* ring of submitted, not collected slots */
 
@@ -202,10 +211,11 @@ static inline int64_t fcl_total(int64_t sum, int32_t units)
     return (int64_t)((uint64_t)sum + (uint64_t)((int64_t)units * NPU_Q_ONE));
 }
 
-static inline void fcl_add(uint64_t *sum, uint64_t *cand, uint32_t id, int64_t q)
+static inline void fcl_add(uint64_t *sum, uint8_t *sum_live, uint64_t *cand, uint32_t id, int64_t q)
 {
     /* Unsigned, so overflow wraps as the GPU's atomics do instead of being UB. */
     sum[id] += (uint64_t)q;
+    sum_live[id / WORD_BITS] = 1;
     cand[id / WORD_BITS] |= UINT64_C(1) << (id % WORD_BITS);
 }
 
@@ -266,7 +276,7 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
             uint32_t t = tgt[e];
             uint32_t w = wp[e];
             int64_t mag = (int64_t)((w & 0xff) * (w >> 8)) << NPU_Q_SHIFT;
-            fcl_add(sum, cand, t & NPU_SYN_TARGET_MASK, (t & NPU_SYN_INHIBITORY) ? -mag : mag);
+            fcl_add(sum, c->sum_live, cand, t & NPU_SYN_TARGET_MASK, (t & NPU_SYN_INHIBITORY) ? -mag : mag);
         }
         return;
     }
@@ -276,7 +286,7 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
         uint32_t psp = a->mp_driven_psp ? mp_psp : (uint32_t)wp[e] >> 8;
         int64_t q = npu_fx_contribution(wp[e] & 0xff, psp, (t & NPU_SYN_INHIBITORY) != 0,
                                         a->psp_uniform, k);
-        fcl_add(sum, cand, t & NPU_SYN_TARGET_MASK, q);
+        fcl_add(sum, c->sum_live, cand, t & NPU_SYN_TARGET_MASK, q);
     }
 }
 
@@ -355,7 +365,7 @@ static inline float sel_f(uint32_t c, float a, float b)
  * its mp then. */
 static inline __attribute__((always_inline)) void
 dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0, uint64_t bits,
-                   uint32_t b, uint8_t *restrict fired, float *restrict fire_mp)
+                   bool live, uint32_t b, uint8_t *restrict fired, float *restrict fire_mp)
 {
     float *restrict mp = c->mp + i0;
     uint16_t *restrict cdp = c->countdown + i0;
@@ -380,10 +390,11 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
     /* Bitwise & and | on 0/1 values, not && and ||: no branches. */
     for (uint32_t k = 0; k < WORD_BITS; k++) {
         uint32_t on = is_cand[k];
-        int64_t q = (int64_t)sum[k];
+        int64_t q = live ? (int64_t)sum[k] : 0;
         int32_t u = units[k];
         float cand = npu_fx_to_float(fcl_total(q, u));
-        sum[k] = (uint64_t)sel_i64(on, 0, q);
+        if (live)
+            sum[k] = (uint64_t)sel_i64(on, 0, q);
         units[k] = (int32_t)sel_u(on, 0u, (uint32_t)u);
         uint32_t cd = cdp[k], cf = cfp[k];
         float m = mp[k];
@@ -422,18 +433,30 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
  * its function tables: the plain C first, then the faster one where the
  * CPU has it. */
 static void dynamics_word_c(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
-                            uint64_t bits, uint32_t b, uint8_t *fired, float *fire_mp)
+                            uint64_t bits, bool live, uint32_t b, uint8_t *fired,
+                            float *fire_mp)
 {
-    dynamics_word_body(c, a, i0, bits, b, fired, fire_mp);
+    /* a constant live each way, so each inlined body is vectorised
+     * without a conditional store */
+    if (live)
+        dynamics_word_body(c, a, i0, bits, true, b, fired, fire_mp);
+    else
+        dynamics_word_body(c, a, i0, bits, false, b, fired, fire_mp);
 }
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
 #define HAVE_DYNAMICS_WORD_AVX512 1
 __attribute__((target("arch=x86-64-v4")))
 static void dynamics_word_avx512(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
-                                 uint64_t bits, uint32_t b, uint8_t *fired, float *fire_mp)
+                                 uint64_t bits, bool live, uint32_t b, uint8_t *fired,
+                                 float *fire_mp)
 {
-    dynamics_word_body(c, a, i0, bits, b, fired, fire_mp);
+    /* a constant live each way, so each inlined body is vectorised
+     * without a conditional store */
+    if (live)
+        dynamics_word_body(c, a, i0, bits, true, b, fired, fire_mp);
+    else
+        dynamics_word_body(c, a, i0, bits, false, b, fired, fire_mp);
 }
 
 static bool cpu_has_avx512(void)
@@ -476,14 +499,14 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
     /* 3. sensory */
     for (uint32_t k = in->off[j]; k < in->off[j + 1]; k++)
         if (in->id[k] >= lo && in->id[k] < hi)
-            fcl_add(c->sum, cand, in->id[k], in->q[k]);
+            fcl_add(c->sum, c->sum_live, cand, in->id[k], in->q[k]);
     if (in->range_off) {
         for (uint32_t g = in->range_off[j]; g < in->range_off[j + 1]; g++) {
             const struct npu_inject_range *r = &in->ranges[g];
             uint32_t first = max_u32(r->first, lo), last = min_u32(r->first + r->count, hi);
             if (r->all) {
                 for (uint32_t i = first; i < last; i++)
-                    fcl_add(c->sum, cand, i, r->q);
+                    fcl_add(c->sum, c->sum_live, cand, i, r->q);
                 continue;
             }
             uint8_t picked[PICK_BLOCK];
@@ -495,7 +518,7 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                     uint64_t lanes;
                     memcpy(&lanes, picked + k0, sizeof(lanes));   /* 8 flags of 0 or 1 */
                     for (; lanes; lanes &= lanes - 1)
-                        fcl_add(c->sum, cand, i0 + k0 + (uint32_t)__builtin_ctzll(lanes) / 8, r->q);
+                        fcl_add(c->sum, c->sum_live, cand, i0 + k0 + (uint32_t)__builtin_ctzll(lanes) / 8, r->q);
                 }
             }
         }
@@ -508,20 +531,24 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 uint32_t first = max_u32(net->areas[a].base, lo);
                 uint32_t last = min_u32(net->areas[a].base + net->areas[a].count, hi);
                 for (uint32_t i = first; i < last; i++)
-                    fcl_add(c->sum, cand, i, c->power_q);
+                    fcl_add(c->sum, c->sum_live, cand, i, c->power_q);
             }
 
     /* 5. propagate last burst's fires (every worker's queue, in any order:
      * the sums are exact) */
     for (uint32_t v = 0; v < c->n_workers; v++) {
-        const struct fireq *pq = &c->w[v].q[(b - 1) & 1];
-        for (uint32_t f = 0; f < pq->n; f++) {
+        /* in locals: the loop's stores could alias them, and re-reading
+         * another worker's queue header each time costs cache traffic */
+        const uint32_t n_fired = c->w[v].q[(b - 1) & 1].n;
+        const uint32_t *fired_id = c->w[v].q[(b - 1) & 1].id;
+        const float *fired_mp = c->w[v].q[(b - 1) & 1].mp;
+        for (uint32_t f = 0; f < n_fired; f++) {
             /* Rows lie at random in a large array: ask for a later
              * source's row (and, before that, its offset) early. */
-            if (f + 2 * ROW_PREFETCH_AHEAD < pq->n)
-                __builtin_prefetch(&net->syn_off[pq->id[f + 2 * ROW_PREFETCH_AHEAD]]);
-            if (f + ROW_PREFETCH_AHEAD < pq->n) {
-                uint32_t s = pq->id[f + ROW_PREFETCH_AHEAD];
+            if (f + 2 * ROW_PREFETCH_AHEAD < n_fired)
+                __builtin_prefetch(&net->syn_off[fired_id[f + 2 * ROW_PREFETCH_AHEAD]]);
+            if (f + ROW_PREFETCH_AHEAD < n_fired) {
+                uint32_t s = fired_id[f + ROW_PREFETCH_AHEAD];
                 const char *t0 = (const char *)&net->syn_target[net->syn_off[s]];
                 const char *t1 = (const char *)&net->syn_target[net->syn_off[s + 1]];
                 const char *w0 = (const char *)&net->syn_wp[net->syn_off[s]];
@@ -531,14 +558,14 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 for (; w0 < w1; w0 += CACHE_LINE)
                     __builtin_prefetch(w0);
             }
-            propagate_source(c, cand, pq->id[f], pq->mp[f], lo, hi);
+            propagate_source(c, cand, fired_id[f], fired_mp[f], lo, hi);
         }
     }
 
     /* 6. dynamics, candidates in id order, after step 1's reset of the
      * previous candidates; 7. the fires come out ordered by id. */
     struct fireq *q = &w->q[b & 1];
-    q->n = 0;
+    uint32_t n_q = 0;             /* q->n, stored once at the end */
     uint32_t area = net->area_of[lo];
     uint32_t area_end = net->areas[area].base + net->areas[area].count;
     for (uint32_t wd = lo / WORD_BITS; wd < (hi + WORD_BITS - 1) / WORD_BITS; wd++) {
@@ -549,6 +576,8 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
             reset &= reset - 1;
         }
         uint32_t i0 = wd * WORD_BITS;
+        bool live = c->sum_live[wd];
+        c->sum_live[wd] = 0;
         if (bits && (uint32_t)__builtin_popcountll(bits) >= c->dense_min) {
             /* One dynamics_word per area the word's candidates lie in,
              * in id order, so the fires stay ordered by id. */
@@ -563,15 +592,15 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 bits &= ~mine;
                 uint8_t fired[WORD_BITS];
                 float fire_mp[WORD_BITS];
-                c->dynamics_word(c, &net->areas[area], i0, mine, b, fired, fire_mp);
+                c->dynamics_word(c, &net->areas[area], i0, mine, live, b, fired, fire_mp);
                 for (uint32_t k0 = 0; k0 < WORD_BITS; k0 += 8) {
                     uint64_t lanes;
                     memcpy(&lanes, fired + k0, sizeof(lanes));   /* 8 flags of 0 or 1 */
                     while (lanes) {
                         uint32_t k = k0 + (uint32_t)__builtin_ctzll(lanes) / 8;
                         lanes &= lanes - 1;
-                        q->id[q->n] = i0 + k;
-                        q->mp[q->n++] = fire_mp[k];
+                        q->id[n_q] = i0 + k;
+                        q->mp[n_q++] = fire_mp[k];
                     }
                 }
             }
@@ -585,15 +614,17 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 area_end = net->areas[area].base + net->areas[area].count;
             }
             float fmp;
-            int64_t s = fcl_total((int64_t)c->sum[i], c->units[i]);
-            c->sum[i] = 0;
+            int64_t s = fcl_total(live ? (int64_t)c->sum[i] : 0, c->units[i]);
+            if (live)
+                c->sum[i] = 0;
             c->units[i] = 0;
             if (dynamics(c, &net->areas[area], i, b, npu_fx_to_float(s), &fmp)) {
-                q->id[q->n] = i;
-                q->mp[q->n++] = fmp;
+                q->id[n_q] = i;
+                q->mp[n_q++] = fmp;
             }
         }
     }
+    q->n = n_q;
 }
 
 /* Appends burst b's fires, every worker's queue in range order, to the
@@ -873,6 +904,8 @@ static void free_arrays(struct cpu_backend *c)
     free(c->cand[0]);
     free(c->cand[1]);
     free(c->no_acc);
+    free(c->sum_live);
+    c->sum_live = NULL;
     c->mp = NULL;
     c->countdown = c->cfc = NULL;
     c->cand[0] = c->cand[1] = c->no_acc = NULL;
@@ -894,9 +927,10 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
     c->cfc = calloc(n, sizeof(*c->cfc));
     c->cand[0] = calloc(c->n_words, sizeof(uint64_t));
     c->cand[1] = calloc(c->n_words, sizeof(uint64_t));
+    c->sum_live = calloc(c->n_words, 1);
     c->sum = alloc_zeroed(&c->sum_mem, n * sizeof(uint64_t));
     c->units = alloc_zeroed(&c->units_mem, n * sizeof(int32_t));
-    if (!c->sum || !c->units || !c->mp || !c->countdown || !c->cfc || !c->cand[0] || !c->cand[1]) {
+    if (!c->sum || !c->units || !c->sum_live || !c->mp || !c->countdown || !c->cfc || !c->cand[0] || !c->cand[1]) {
         free_arrays(c);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
                            net->n_neurons);
@@ -945,10 +979,13 @@ static void cpu_destroy(struct npu_backend *be)
 static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **out,
                       struct npu_err *err)
 {
-    struct cpu_backend *c = calloc(1, sizeof(*c));
+    /* aligned like its members (struct worker, struct barrier) */
+    size_t bytes = (sizeof(struct cpu_backend) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE;
+    struct cpu_backend *c = aligned_alloc(CACHE_LINE, bytes);
     *out = NULL;
     if (!c)
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+    memset(c, 0, bytes);
     c->base.ops = &npu_backend_cpu;
     c->want_threads = cfg->threads;
     /* NPUSIM_CPU_ISA=portable keeps the plain C versions, so the tests can
