@@ -443,15 +443,15 @@ static void test_fcl_exact_integer_sum(void **state)
 }
 
 /* FCL: the CPU sums uniform synaptic input in int32 units of 65536 only
- * where no neuron's incoming weight * psp_used can reach 2^31; at the edge
- * the sums are still exact.  One target gets one synapse from each of
- * 33025 sources of weight 255 and psp 255, plus one of 158 * 209: in all
- * INT32_MAX (fits); a source more makes it INT32_MAX + 1 (does not).  For
- * mp_driven_psp sources the bound must take psp 255, whatever the synapse's
- * psp says (1 here), since a fire at mp 300 passes on 255. */
-static void fcl_units_edge(bool extra, bool mp_driven)
+ * where no neuron has more than 33025 incoming synapses (33025 * 255 * 255
+ * < 2^31); at the edge the sums are still exact.  One target gets one
+ * synapse from each of n_src sources of weight 255 and psp 255, all firing
+ * in burst 1: 33025 of them sum to 2,147,450,625 units, excitatory or
+ * inhibitory, in the int32 path; 33026 sum to 2,147,515,650, which int32
+ * cannot hold, so the int64 path must take them.  mp_driven_psp sources
+ * whose synapses say psp 1 fire at mp 300 and so pass on 255. */
+static void fcl_units_edge(uint32_t n_src, bool inhibitory, bool mp_driven)
 {
-    const uint32_t n_src = 33025u + 1u + (extra ? 1u : 0u);
     struct npu_area a[2] = { area_at(0, n_src), area_at(n_src, 1) };
     a[0].mp_driven_psp = mp_driven;
     a[1].threshold = 1e30f;
@@ -459,24 +459,18 @@ static void fcl_units_edge(bool extra, bool mp_driven)
     struct inj *in = calloc(n_src, sizeof(*in));
     assert_non_null(syn);
     assert_non_null(in);
-    int64_t total = 0;
     for (uint32_t s = 0; s < n_src; s++) {
-        uint32_t w = s < 33025u ? 255u : s == 33025u ? 158u : 1u;
-        uint32_t psp = s < 33025u ? 255u : s == 33025u ? 209u : 1u;
-        if (mp_driven)
-            w = 255u, psp = 1u;
-        syn[s] = (struct syn){ .s = s, .t = n_src, .w = (uint8_t)w, .psp = (uint8_t)psp };
+        syn[s] = (struct syn){ .s = s, .t = n_src, .w = 255, .psp = mp_driven ? 1 : 255,
+                               .inh = inhibitory };
         in[s] = (struct inj){ s, mp_driven ? QOF(300.0) : QOF(1.0) };
-        total += (int64_t)w * (mp_driven ? 255 : psp);
     }
+    int64_t total = (int64_t)n_src * 255 * 255 * (inhibitory ? -1 : 1);
     struct npu_net *net = build(a, 2, syn, n_src);
     struct eng *e = eng_open(net, 0);
     assert_int_equal(eng_step(e, in, n_src)->n, n_src);   /* every source fires */
     expect_no_fires(eng_step0(e));
     const struct npu_state *st = eng_state(e);
     assert_float_bits(st->mp[n_src], (float)(total * NPU_Q_ONE) * (1.0f / 65536));
-    if (!mp_driven)
-        assert_true(total == (extra ? (int64_t)INT32_MAX + 1 : INT32_MAX));
     eng_close(e);
     npu_net_free(net);
     free(syn);
@@ -486,9 +480,14 @@ static void fcl_units_edge(bool extra, bool mp_driven)
 static void test_fcl_units_edge(void **state)
 {
     (void)state;
-    fcl_units_edge(false, false);
-    fcl_units_edge(true, false);
-    fcl_units_edge(false, true);
+    assert_true((int64_t)33025 * 255 * 255 <= INT32_MAX);
+    assert_true((int64_t)33026 * 255 * 255 > INT32_MAX);
+    fcl_units_edge(33025, false, false);
+    fcl_units_edge(33025, true, false);
+    fcl_units_edge(33026, false, false);
+    fcl_units_edge(33026, true, false);
+    fcl_units_edge(33025, false, true);
+    fcl_units_edge(33026, false, true);
 }
 
 /* FCL: cand = (float)sum * (1.0f / 65536), the int64 -> float conversion
