@@ -51,8 +51,9 @@
 #define MAX_THREADS 16
 /* From this many candidates in a bitmap word, step 6 takes the word's 64
  * neurons at once (dynamics_word) instead of visiting the candidates one by
- * one, where dynamics_word has a vector version for the CPU.  NPUSIM_CPU_DENSE=always|never forces one way, so the engine tests
- * can hold both to every rule. */
+ * one, where dynamics_word has a vector version for the CPU.
+ * NPUSIM_CPU_DENSE=always|never forces one way, so the engine tests can
+ * hold both to every rule. */
 #define DENSE_MIN_DEFAULT 8
 #define DENSE_NEVER (WORD_BITS + 1)
 /* Below this many neurons per thread a burst is a few microseconds of work
@@ -211,7 +212,8 @@ static inline int64_t fcl_total(int64_t sum, int32_t units)
     return (int64_t)((uint64_t)sum + (uint64_t)((int64_t)units * NPU_Q_ONE));
 }
 
-static inline void fcl_add(uint64_t *sum, uint8_t *sum_live, uint64_t *cand, uint32_t id, int64_t q)
+static inline void fcl_add(uint64_t *sum, uint8_t *sum_live, uint64_t *cand, uint32_t id,
+                           int64_t q)
 {
     /* Unsigned, so overflow wraps as the GPU's atomics do instead of being UB. */
     sum[id] += (uint64_t)q;
@@ -263,7 +265,8 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
             uint32_t mag = (w & 0xff) * psp;
             uint32_t id = t & NPU_SYN_TARGET_MASK;
             /* unsigned: no overflow by the bound, and none to be undefined */
-            units[id] = (int32_t)((uint32_t)units[id] + ((t & NPU_SYN_INHIBITORY) ? 0u - mag : mag));
+            uint32_t add = (t & NPU_SYN_INHIBITORY) ? 0u - mag : mag;
+            units[id] = (int32_t)((uint32_t)units[id] + add);
             cand[id / WORD_BITS] |= UINT64_C(1) << (id % WORD_BITS);
         }
         return;
@@ -276,7 +279,8 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
             uint32_t t = tgt[e];
             uint32_t w = wp[e];
             int64_t mag = (int64_t)((w & 0xff) * (w >> 8)) << NPU_Q_SHIFT;
-            fcl_add(sum, c->sum_live, cand, t & NPU_SYN_TARGET_MASK, (t & NPU_SYN_INHIBITORY) ? -mag : mag);
+            fcl_add(sum, c->sum_live, cand, t & NPU_SYN_TARGET_MASK,
+                    (t & NPU_SYN_INHIBITORY) ? -mag : mag);
         }
         return;
     }
@@ -354,11 +358,11 @@ static inline float sel_f(uint32_t c, float a, float b)
 }
 
 /* Step 6 for the candidates `bits` of the word of 64 neurons from i0;
- * those candidates all lie in area a.  The rules are those of dynamics(), written as
- * selects over every lane so the compiler makes vector code of it: where
- * most neurons are candidates (a busy network) that is several times
- * faster than visiting them one by one, and it gives the same bits (the
- * same binary32 operations, one rounding each, in the same order per
+ * those candidates all lie in area a.  The rules are those of dynamics(),
+ * written as selects over every lane so the compiler makes vector code of
+ * it: where most neurons are candidates (a busy network) that is several
+ * times faster than visiting them one by one, and it gives the same bits
+ * (the same binary32 operations, one rounding each, in the same order per
  * neuron).  Lanes whose bit is clear (not candidates, or of another area
  * of the word) are written back unchanged, which is why the state arrays
  * are padded to whole words.  fired[k] is 1 when lane k fires, fire_mp[k]
@@ -519,8 +523,10 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 for (uint32_t k0 = 0; k0 < n; k0 += 8) {
                     uint64_t lanes;
                     memcpy(&lanes, picked + k0, sizeof(lanes));   /* 8 flags of 0 or 1 */
-                    for (; lanes; lanes &= lanes - 1)
-                        fcl_add(c->sum, c->sum_live, cand, i0 + k0 + (uint32_t)__builtin_ctzll(lanes) / 8, r->q);
+                    for (; lanes; lanes &= lanes - 1) {
+                        uint32_t i = i0 + k0 + (uint32_t)__builtin_ctzll(lanes) / 8;
+                        fcl_add(c->sum, c->sum_live, cand, i, r->q);
+                    }
                 }
             }
         }
@@ -932,7 +938,8 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
     c->sum_live = calloc(c->n_words, 1);
     c->sum = alloc_zeroed(&c->sum_mem, n * sizeof(uint64_t));
     c->units = alloc_zeroed(&c->units_mem, n * sizeof(int32_t));
-    if (!c->sum || !c->units || !c->sum_live || !c->mp || !c->countdown || !c->cfc || !c->cand[0] || !c->cand[1]) {
+    if (!c->sum || !c->units || !c->sum_live || !c->mp || !c->countdown || !c->cfc ||
+        !c->cand[0] || !c->cand[1]) {
         free_arrays(c);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
                            net->n_neurons);
@@ -949,12 +956,12 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
         for (uint32_t i = ar->base; i < ar->base + ar->count; i++)
             c->no_acc[i / WORD_BITS] |= UINT64_C(1) << (i % WORD_BITS);
     }
-    int rc = units_fit(net, &c->narrow, err);
+    c->narrow = false;
+    int rc = c->units_off ? NPU_OK : units_fit(net, &c->narrow, err);
     if (rc) {
         free_arrays(c);
         return rc;
     }
-    c->narrow = c->narrow && !c->units_off;
     c->prefetch_sums = n * (c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) > PREFETCH_SUMS_BYTES;
     rc = start_workers(c, net->n_neurons, err);
     if (rc) {
@@ -993,14 +1000,15 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
     /* NPUSIM_CPU_ISA=portable keeps the plain C versions, so the tests can
      * hold them to the rules on a machine that would take the vector ones. */
     const char *isa = getenv("NPUSIM_CPU_ISA");
-    if (isa && *isa && strcmp(isa, "portable") != 0) {
+    bool portable = isa && strcmp(isa, "portable") == 0;
+    if (isa && *isa && !portable) {
         free(c);
         return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_ISA is '%s', not portable", isa);
     }
     c->dynamics_word = dynamics_word_c;
     bool vector = false;
 #ifdef HAVE_DYNAMICS_WORD_AVX512
-    if (!isa && cpu_has_avx512()) {
+    if (!portable && cpu_has_avx512()) {
         c->dynamics_word = dynamics_word_avx512;
         vector = true;
     }
@@ -1016,7 +1024,8 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
         c->dense_min = DENSE_NEVER;
     else if (dense && *dense) {
         free(c);
-        return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_DENSE is '%s', not always or never", dense);
+        return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_DENSE is '%s', not always or never",
+                           dense);
     }
     /* NPUSIM_CPU_UNITS=off sums everything in int64, so the engine tests
      * hold that path to every rule as well. */
