@@ -1616,10 +1616,10 @@ int main(void)
         cmocka_unit_test(test_reference_model),
     };
     /* Step 6 has two paths (a candidate at a time, or a whole bitmap word
-     * in vector code); each must meet every rule on its own, and so must
-     * the automatic choice between them. */
-    /* Likewise the two ways of summing the FCL (int64 only, or uniform
-     * synaptic input in int32 units where it provably fits). */
+     * in vector code) and the FCL two ways of summing (int64 only, or
+     * uniform synaptic input in int32 units where it provably fits); each
+     * combination must meet every rule on its own, and so must the
+     * automatic choice. */
     static const char *const modes[] = { "never", "always" };
     static const char *const units[] = { "", "off" };
     int failed = 0;
@@ -1630,8 +1630,7 @@ int main(void)
             char name[96];
             snprintf(name, sizeof(name), "engine, NPUSIM_CPU_DENSE=%s NPUSIM_CPU_UNITS=%s",
                      modes[m], units[u]);
-            failed += _cmocka_run_group_tests(name, tests, sizeof(tests) / sizeof(tests[0]),
-                                              NULL, NULL);
+            failed += cmocka_run_group_tests_name(name, tests, NULL, NULL);
         }
     unsetenv("NPUSIM_CPU_UNITS");
     /* and the portable dynamics_word, which a machine with a vector one
