@@ -1630,6 +1630,7 @@ int main(void)
             char name[96];
             snprintf(name, sizeof(name), "engine, NPUSIM_CPU_DENSE=%s NPUSIM_CPU_UNITS=%s",
                      modes[m], units[u]);
+            printf("[ MODE     ] %s\n", name);   /* cmocka's output does not name groups */
             failed += cmocka_run_group_tests_name(name, tests, NULL, NULL);
         }
     unsetenv("NPUSIM_CPU_UNITS");
@@ -1637,10 +1638,12 @@ int main(void)
      * would otherwise never run */
     setenv("NPUSIM_CPU_DENSE", "always", 1);
     setenv("NPUSIM_CPU_ISA", "portable", 1);
+    printf("[ MODE     ] engine, NPUSIM_CPU_DENSE=always NPUSIM_CPU_ISA=portable\n");
     failed += cmocka_run_group_tests_name("engine, NPUSIM_CPU_DENSE=always NPUSIM_CPU_ISA=portable",
                                           tests, NULL, NULL);
     unsetenv("NPUSIM_CPU_ISA");
     unsetenv("NPUSIM_CPU_DENSE");
-    failed += cmocka_run_group_tests_name("engine, automatic step 6", tests, NULL, NULL);
+    printf("[ MODE     ] engine, automatic choices\n");
+    failed += cmocka_run_group_tests_name("engine, automatic choices", tests, NULL, NULL);
     return failed;
 }
