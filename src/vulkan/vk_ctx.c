@@ -129,6 +129,7 @@ static int load_instance_fns(struct npu_vk_ctx *ctx, struct npu_err *err)
     LOAD_I(GetPhysicalDeviceFeatures2);
     LOAD_I(GetPhysicalDeviceMemoryProperties);
     LOAD_I(GetPhysicalDeviceQueueFamilyProperties);
+    LOAD_I(EnumerateDeviceExtensionProperties);
     LOAD_I(CreateDevice);
     LOAD_I(GetDeviceProcAddr);
     return NPU_OK;
@@ -399,6 +400,43 @@ done:
     return rc;
 }
 
+static bool has_device_ext(struct npu_vk_ctx *ctx, VkPhysicalDevice pd, const char *name)
+{
+    uint32_t n = 0;
+    if (ctx->vk.EnumerateDeviceExtensionProperties(pd, NULL, &n, NULL) != VK_SUCCESS || n == 0)
+        return false;
+    VkExtensionProperties *exts = calloc(n, sizeof(*exts));
+    if (!exts)
+        return false;
+    bool found = false;
+    /* VK_INCOMPLETE still fills the array it was given */
+    VkResult r = ctx->vk.EnumerateDeviceExtensionProperties(pd, NULL, &n, exts);
+    if (r == VK_SUCCESS || r == VK_INCOMPLETE)
+        for (uint32_t i = 0; i < n; i++)
+            if (strcmp(exts[i].extensionName, name) == 0)
+                found = true;
+    free(exts);
+    return found;
+}
+
+/* VK_KHR_pipeline_executable_properties with its pipelineExecutableInfo
+ * feature.  The feature structure may only be chained once the extension
+ * is known to exist. */
+static bool has_pipeline_stats(struct npu_vk_ctx *ctx, VkPhysicalDevice pd)
+{
+    if (!has_device_ext(ctx, pd, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME))
+        return false;
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pe = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR,
+    };
+    VkPhysicalDeviceFeatures2 f2 = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2,
+        .pNext = &pe,
+    };
+    ctx->vk.GetPhysicalDeviceFeatures2(pd, &f2);
+    return pe.pipelineExecutableInfo == VK_TRUE;
+}
+
 #define LOAD_D(name)                                                                   \
     do {                                                                               \
         ctx->vk.name = (PFN_vk##name)ctx->vk.GetDeviceProcAddr(ctx->device, "vk" #name); \
@@ -456,6 +494,20 @@ static int load_device_fns(struct npu_vk_ctx *ctx, struct npu_err *err)
     LOAD_D(CmdResetQueryPool);
     LOAD_D(CmdWriteTimestamp);
     LOAD_D(GetQueryPoolResults);
+    if (ctx->pipeline_stats) {
+        /* Optional: without them the run goes on, only the statistics are
+         * missing. */
+        ctx->vk.GetPipelineExecutablePropertiesKHR = (PFN_vkGetPipelineExecutablePropertiesKHR)
+            ctx->vk.GetDeviceProcAddr(ctx->device, "vkGetPipelineExecutablePropertiesKHR");
+        ctx->vk.GetPipelineExecutableStatisticsKHR = (PFN_vkGetPipelineExecutableStatisticsKHR)
+            ctx->vk.GetDeviceProcAddr(ctx->device, "vkGetPipelineExecutableStatisticsKHR");
+        if (!ctx->vk.GetPipelineExecutablePropertiesKHR ||
+            !ctx->vk.GetPipelineExecutableStatisticsKHR) {
+            ctx->vk.GetPipelineExecutablePropertiesKHR = NULL;
+            ctx->vk.GetPipelineExecutableStatisticsKHR = NULL;
+            ctx->pipeline_stats = false;
+        }
+    }
     return NPU_OK;
 }
 
@@ -505,6 +557,17 @@ int npu_vk_ctx_create(struct npu_vk_ctx *ctx, const struct npu_backend_cfg *cfg,
         return npu_err_set(err, NPU_E_BACKEND, "vulkan: %s has no compute queue", d.name);
     ctx->queue_family = family;
 
+    /* The driver's pipeline statistics come with the profiling knob only:
+     * capturing them may cost compile time, and they are of no use to a
+     * plain run. */
+    ctx->pipeline_stats_supported = has_pipeline_stats(ctx, ctx->phys);
+    const char *prof = getenv("NPUSIM_VK_PROFILE");
+    ctx->pipeline_stats = ctx->pipeline_stats_supported && prof && strcmp(prof, "1") == 0;
+    const char *dev_exts[] = { VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME };
+    VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR pe = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR,
+        .pipelineExecutableInfo = VK_TRUE,
+    };
     const float prio = 1.0f;
     const VkDeviceQueueCreateInfo qinfo = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -514,6 +577,7 @@ int npu_vk_ctx_create(struct npu_vk_ctx *ctx, const struct npu_backend_cfg *cfg,
     };
     VkPhysicalDeviceVulkan12Features f12 = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+        .pNext = ctx->pipeline_stats ? &pe : NULL,
         .shaderBufferInt64Atomics = VK_TRUE,
     };
     const VkPhysicalDeviceFeatures2 f2 = {
@@ -526,6 +590,8 @@ int npu_vk_ctx_create(struct npu_vk_ctx *ctx, const struct npu_backend_cfg *cfg,
         .pNext = &f2,
         .queueCreateInfoCount = 1,
         .pQueueCreateInfos = &qinfo,
+        .enabledExtensionCount = ctx->pipeline_stats ? 1 : 0,
+        .ppEnabledExtensionNames = dev_exts,
     };
     VK_CHECK(ctx->vk.CreateDevice(ctx->phys, &dinfo, NULL, &ctx->device));
     rc = load_device_fns(ctx, err);

@@ -38,6 +38,7 @@ struct npu_vk_fn {
     PFN_vkGetPhysicalDeviceFeatures2 GetPhysicalDeviceFeatures2;
     PFN_vkGetPhysicalDeviceMemoryProperties GetPhysicalDeviceMemoryProperties;
     PFN_vkGetPhysicalDeviceQueueFamilyProperties GetPhysicalDeviceQueueFamilyProperties;
+    PFN_vkEnumerateDeviceExtensionProperties EnumerateDeviceExtensionProperties;
     PFN_vkCreateDevice CreateDevice;
     PFN_vkGetDeviceProcAddr GetDeviceProcAddr;
     PFN_vkCreateDebugUtilsMessengerEXT CreateDebugUtilsMessengerEXT;
@@ -91,6 +92,10 @@ struct npu_vk_fn {
     PFN_vkCmdResetQueryPool CmdResetQueryPool;
     PFN_vkCmdWriteTimestamp CmdWriteTimestamp;
     PFN_vkGetQueryPoolResults GetQueryPoolResults;
+
+    /* VK_KHR_pipeline_executable_properties; NULL unless ctx->pipeline_stats. */
+    PFN_vkGetPipelineExecutablePropertiesKHR GetPipelineExecutablePropertiesKHR;
+    PFN_vkGetPipelineExecutableStatisticsKHR GetPipelineExecutableStatisticsKHR;
 };
 
 #define NPU_VK_MSG_MAX 768
@@ -111,6 +116,11 @@ struct npu_vk_ctx {
     uint64_t max_alloc;         /* maxMemoryAllocationSize */
     bool denorm_preserve;       /* shaderDenormPreserveFloat32: use the preserving shaders */
     bool emulate_ftz;           /* NPUSIM_VK_EMULATE_FTZ=1: the flush-emulating shaders (tests) */
+    /* The driver's statistics of the compiled pipelines (register counts
+     * and the like, npu_vk_pipes_stats): asked for with NPUSIM_VK_PROFILE=1,
+     * on when the device has VK_KHR_pipeline_executable_properties. */
+    bool pipeline_stats_supported; /* the device has the extension and its feature */
+    bool pipeline_stats;           /* ... and it is enabled, its functions loaded */
 
     /* Validation messages, recorded by the debug-utils callback. */
     unsigned n_messages;

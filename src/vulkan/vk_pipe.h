@@ -26,6 +26,7 @@ struct npu_vk_pipes {
     VkDescriptorSetLayout set_layout;
     VkPipelineLayout layout;
     VkPipeline pipe[NPU_K_COUNT];
+    bool stats;                 /* created with VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR */
 };
 
 /* Builds every pipeline, with the DenormPreserve variants when
@@ -33,5 +34,17 @@ struct npu_vk_pipes {
  * On failure the caller still calls destroy. */
 int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, struct npu_err *err);
 void npu_vk_pipes_destroy(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p);
+
+/* The driver's statistics of every pipeline (VK_KHR_pipeline_executable_
+ * properties, captured under NPUSIM_VK_PROFILE=1): one line per kernel and
+ * executable, "KERNEL: EXECUTABLE (subgroup N): name=value, name=value...".
+ * What the statistics are (registers, shared memory, spills...) is the
+ * driver's choice.  buf always ends up a NUL-terminated text to show,
+ * whatever the return: NPU_OK; NPU_E_BACKEND when the pipelines have no
+ * statistics (buf says why); NPU_E_DEVICE when a query failed (buf ends with
+ * the failure); NPU_E_RESOURCE when out of host memory, or when buf is too
+ * small (the text is cut). */
+int npu_vk_pipes_stats(const struct npu_vk_ctx *ctx, const struct npu_vk_pipes *p, char *buf,
+                       size_t len);
 
 #endif
