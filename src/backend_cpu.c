@@ -9,8 +9,9 @@
  *   add into the sum array and one OR into a bitmap that stays in L2; no
  *   separate stamp array, so one cache miss per synaptic event, not two.
  * - Uniform synaptic contributions are +-weight * psp_used * 65536, so where
- *   the network proves it cannot overflow (no neuron has more than 33025
- *   such incoming synapses, see units_fit) they are summed in a second,
+ *   the network proves it cannot overflow (npu_fx_units_fit_int32: the
+ *   largest fan-in of such synapses times the largest weight * psp_used is
+ *   at most INT32_MAX) they are summed in a second,
  *   int32 array in units of 65536 (`units`): half
  *   the bytes of the sums that propagation touches at random.  Step 6 adds
  *   units * 65536 to the int64 sum (stimuli and divided contributions) mod
@@ -866,39 +867,6 @@ static void *alloc_zeroed(struct zeroed *z, size_t bytes)
     return z->p;
 }
 
-/* Whether every neuron's uniform synaptic input fits the int32 units sum.
- * A uniform contribution is at most 255 * 255 = 65025 units, and each
- * incoming synapse adds at most once per burst, so an in-degree (counting
- * only synapses of sources whose contributions are not divided) of at most
- * INT32_MAX / 65025 = 33025 is enough.  Coarser than summing each
- * neuron's weight * psp, but it needs only a 16-bit count per neuron (2 MB
- * at 1M neurons, in cache) and no weights: the weighted bound made the
- * upload of 100M synapses up to 1.8 s slower. */
-#define MAX_UNITS_FANIN (INT32_MAX / (255 * 255))
-
-static int units_fit(const struct npu_net *net, bool *fit, struct npu_err *err)
-{
-    *fit = true;
-    uint16_t *fanin = calloc(net->n_neurons ? net->n_neurons : 1, sizeof(*fanin));
-    if (!fanin)
-        return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
-                           net->n_neurons);
-    for (uint32_t s = 0; s < net->n_neurons && *fit; s++) {
-        const struct npu_area *a = &net->areas[net->area_of[s]];
-        uint32_t e = net->syn_off[s], end = net->syn_off[s + 1];
-        if (!a->psp_uniform && end - e > 1)
-            continue;
-        for (; e < end; e++)
-            /* stops at the first neuron over the bound, so no count wraps */
-            if (++fanin[net->syn_target[e] & NPU_SYN_TARGET_MASK] > MAX_UNITS_FANIN) {
-                *fit = false;
-                break;
-            }
-    }
-    free(fanin);
-    return NPU_OK;
-}
-
 static void free_arrays(struct cpu_backend *c)
 {
     stop_workers(c);
@@ -956,12 +924,18 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
         for (uint32_t i = ar->base; i < ar->base + ar->count; i++)
             c->no_acc[i / WORD_BITS] |= UINT64_C(1) << (i % WORD_BITS);
     }
+    /* The bound is a pass over the synapses (about 0.3 s at 100M). */
     c->narrow = false;
-    int rc = c->units_off ? NPU_OK : units_fit(net, &c->narrow, err);
-    if (rc) {
-        free_arrays(c);
-        return rc;
+    if (!c->units_off) {
+        struct npu_units_bound ub;
+        int rc = npu_net_units_bound(net, &ub, err);
+        if (rc) {
+            free_arrays(c);
+            return rc;
+        }
+        c->narrow = npu_fx_units_fit_int32(&ub);
     }
+    int rc;
     c->prefetch_sums = n * (c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) > PREFETCH_SUMS_BYTES;
     rc = start_workers(c, net->n_neurons, err);
     if (rc) {

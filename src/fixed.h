@@ -7,6 +7,7 @@
 #define NPU_FIXED_H
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "net.h"
@@ -51,6 +52,48 @@ static inline int64_t npu_fx_contribution(uint32_t weight, uint32_t psp_used,
     if (!uniform && k > 1)
         mag = (mag + (int64_t)(k / 2)) / (int64_t)k;
     return inhibitory ? -mag : mag;
+}
+
+/* Uniform (undivided) synaptic input in 32 bits, where the network's
+ * npu_units_bound allows it; the result is the same int64 sum.
+ *
+ * An int32 sum of +-weight * psp_used (the CPU's units) holds any neuron's
+ * input when fanin * units <= INT32_MAX. */
+static inline bool npu_fx_units_fit_int32(const struct npu_units_bound *b)
+{
+    return b->max_fanin != NPU_FANIN_SATURATED &&
+           (uint64_t)b->max_fanin * b->max_units <= INT32_MAX;
+}
+
+/* A tagged uint32 sum (the Vulkan units): each event adds 2^k + c, so one
+ * atomic carries both the sum and "was touched".  After count events
+ * S = count * 2^k + sum with |sum| <= fanin * units < 2^(k-1) and
+ * S < 2^32, so S != 0 exactly when the neuron was touched (2^k > 2 * units),
+ * and sum is S's low k bits read as a signed number.  Returns the smallest
+ * such k (1..31), or 0 when none fits. */
+static inline uint32_t npu_fx_units_tag_shift(const struct npu_units_bound *b)
+{
+    if (b->max_fanin == NPU_FANIN_SATURATED)
+        return 0;
+    uint64_t most = (uint64_t)b->max_fanin * b->max_units;
+    uint32_t k = 1;
+    while (k < 32 && (UINT64_C(1) << (k - 1)) <= most)
+        k++;
+    if (k >= 32 || ((uint64_t)b->max_fanin << k) + most > UINT32_MAX)
+        return 0;
+    return k;
+}
+
+static inline uint32_t npu_fx_units_tag_event(int32_t c, uint32_t k)
+{
+    return (UINT32_C(1) << k) + (uint32_t)c;
+}
+
+static inline int32_t npu_fx_units_tag_sum(uint32_t s, uint32_t k)
+{
+    uint32_t sign = UINT32_C(1) << (k - 1);
+    uint32_t low = k < 32 ? s & ((UINT32_C(1) << k) - 1) : s;
+    return (int32_t)(low ^ sign) - (int32_t)sign;
 }
 
 static inline uint32_t npu_fx_pcg(uint32_t x)

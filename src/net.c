@@ -71,6 +71,39 @@ int npu_net_alloc_arrays(struct npu_net *net, struct npu_err *err)
     return NPU_OK;
 }
 
+int npu_net_units_bound(const struct npu_net *net, struct npu_units_bound *b,
+                        struct npu_err *err)
+{
+    *b = (struct npu_units_bound){ 0 };
+    /* 16 bits, saturating: 2 MB at 1M neurons stays in cache, and no bound
+     * that any backend accepts needs a larger count */
+    uint16_t *fanin = calloc(net->n_neurons ? net->n_neurons : 1, sizeof(*fanin));
+    if (!fanin)
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the fan-in of %u neurons",
+                           net->n_neurons);
+    uint16_t most = 0;
+    uint32_t units = 0;
+    for (uint32_t s = 0; s < net->n_neurons; s++) {
+        const struct npu_area *a = &net->areas[net->area_of[s]];
+        uint32_t e = net->syn_off[s], end = net->syn_off[s + 1];
+        if (!a->psp_uniform && end - e > 1)
+            continue;
+        for (; e < end; e++) {
+            uint32_t wp = net->syn_wp[e];
+            uint32_t u = (wp & 0xffu) * (a->mp_driven_psp ? 255u : wp >> 8);
+            units = u > units ? u : units;
+            uint16_t *f = &fanin[net->syn_target[e] & NPU_SYN_TARGET_MASK];
+            if (*f < UINT16_MAX)
+                ++*f;
+            most = *f > most ? *f : most;
+        }
+    }
+    free(fanin);
+    b->max_fanin = most == UINT16_MAX ? NPU_FANIN_SATURATED : most;
+    b->max_units = units;
+    return NPU_OK;
+}
+
 void npu_net_free(struct npu_net *net)
 {
     if (!net)

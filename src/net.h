@@ -86,6 +86,23 @@ int npu_net_area_index(const struct npu_net *net, const char *name);
 /* Coordinates of neuron id inside its area. */
 void npu_net_coords(const struct npu_net *net, uint32_t id, uint32_t xyz[3]);
 
+/* What bounds a neuron's synaptic input, so that a backend may sum it in
+ * 32 bits.  Only "undivided" synapses count: those of a source whose
+ * contributions are not divided by its out-degree (psp_uniform, or a single
+ * synapse), each adding +-weight * psp_used units (of 2^-16) at most once a
+ * burst.  Divided contributions are not whole units and stay int64. */
+#define NPU_FANIN_SATURATED UINT32_MAX
+struct npu_units_bound {
+    uint32_t max_fanin;  /* most undivided synapses into one neuron, or
+                          * NPU_FANIN_SATURATED from 65535 on */
+    uint32_t max_units;  /* largest weight * psp_used among them (psp_used is
+                          * taken as 255 for an mp-driven source) */
+};
+
+/* One pass over the synapses with a 16-bit count per neuron. */
+int npu_net_units_bound(const struct npu_net *net, struct npu_units_bound *b,
+                        struct npu_err *err);
+
 /* Host bytes held by the network's arrays. */
 size_t npu_net_bytes(const struct npu_net *net);
 
