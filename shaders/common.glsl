@@ -48,6 +48,7 @@ layout(std430, binding = NPU_B_FIRE_BITS) buffer FireBitsB { uint fire_bits[]; }
 layout(std430, binding = NPU_B_BLOCK) buffer BlockB { uint block[]; };
 layout(std430, binding = NPU_B_CTL) buffer CtlB { uint ctl[]; };
 layout(std430, binding = NPU_B_CTL) buffer Ctl64B { uint64_t ctl64[]; };
+layout(std430, binding = NPU_B_UNITS) buffer UnitsB { uint units[]; };
 layout(std430, binding = NPU_B_INJECT) readonly buffer InjectB { uint inject[]; };
 layout(std430, binding = NPU_B_OUT) buffer OutB { uint outw[]; };
 
@@ -393,6 +394,22 @@ void fcl_add(uint t, uint64_t v)
         atomicOr(cand_bits[pc.parity * cand_words() + (t >> 5)], 1u << (t & 31u));
     else
         cand_stamp[t] = pc.burst;
+}
+
+// Adds undivided contribution c (+-weight * psp_used units) to target t's
+// tagged sum: one atomic that also says "t was touched" (npu_fx_units_tag_shift
+// in src/fixed.h has the bound that makes this exact).
+void units_add(uint t, uint c, bool inhibitory)
+{
+    atomicAdd(units[t], (1u << pc.units_k) + (inhibitory ? 0u - c : c));
+}
+
+// The Q16 sum a tagged units word u != 0 holds: its low units_k bits, signed,
+// times 65536, as a two's complement uint64 (npu_fx_units_tag_sum).
+uint64_t units_sum(uint u)
+{
+    int v = bitfieldExtract(int(u), 0, int(pc.units_k));
+    return uint64_t(int64_t(v)) * uint64_t(65536);
 }
 
 // Workgroups needed for count items at per items each, capped; kernels loop.

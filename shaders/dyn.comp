@@ -1,9 +1,12 @@
 #version 460
 // Step 6 (FEAGI's neural dynamics) on a fixed grid: the workgroups stride
-// over all neurons; a neuron not marked a candidate of this burst (its
-// CAND_STAMP, or its bit in this burst's half of CAND_BITS; common.glsl,
-// fcl_add) is not touched (SEMANTICS.md), so it costs one coalesced load.
-// There is no candidate list.
+// over all neurons; a neuron is a candidate of this burst when it is marked
+// (its CAND_STAMP, or its bit in this burst's half of CAND_BITS;
+// common.glsl, fcl_add) or its tagged units word is not zero (units_add).
+// A neuron that is not a candidate is not touched (SEMANTICS.md), so it
+// costs one or two coalesced loads, except that in an area that does not
+// accumulate its mp is zeroed (step 1 of the next burst, done here so that
+// the stored state is always the CPU's).  There is no candidate list.
 //
 // Fires are counted per subgroup (ballot): one lane adds the subgroup's
 // count to the burst's fire count (its base in the unordered fire list) and
@@ -95,17 +98,21 @@ void main()
     for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {
         bool fired = false;
         uint m = 0u;
-        bool cand = pc.cand_bits != 0u
-                        ? (cand_bits[p * cand_words() + (i >> 5)] & (1u << (i & 31u))) != 0u
-                        : cand_stamp[i] == pc.burst;
-        if (cand) {
+        bool marked = pc.cand_bits != 0u
+                          ? (cand_bits[p * cand_words() + (i >> 5)] & (1u << (i & 31u))) != 0u
+                          : cand_stamp[i] == pc.burst;
+        uint u = pc.units_k != 0u ? units[i] : 0u;
+        if (marked || u != 0u || pc.reset_idle != 0u) {
             uint a = area_of(i);
             area_t ar;
             if (n_cached != 0u)
                 ar = s_area[a];
             else
                 ar = areas[a];
-            fired = dynamics(i, ar, m);
+            if (marked || u != 0u)
+                fired = dynamics(i, ar, marked, u, m);
+            else if (((ar.snooze_flags >> 16) & NPU_AF_ACCUMULATE) == 0u && mp[i] != 0u)
+                mp[i] = 0u;
         }
         // One atomicAdd per subgroup on the fire count and on the block's
         // count (a workgroup's NPU_WG neurons of one pass lie in one block).

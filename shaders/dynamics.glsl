@@ -1,20 +1,28 @@
 // Step 6 for candidate i (SEMANTICS.md, "Dynamics"), which also consumes and
-// zeroes its FCL entry (step 2 for the next burst).  Step 1 (reset) is
-// folded in: a neuron that does not accumulate always enters a burst with
-// mp 0 (it was reset after each burst it was a candidate in, and it is not
-// touched otherwise), so its stored mp is not read; the stored value is
-// what the CPU holds until the next burst's reset, and read_state applies
-// that reset (vk_backend.c).  mp and the float
-// parameters are bit patterns; f32_add / f32_mul / f32_ge / f32_le
-// (common.glsl) give the IEEE binary32 results whatever the denormal mode.
+// zeroes its FCL entry and its tagged units word u (step 2 for the next
+// burst); marked says whether anything was added to the FCL entry, which
+// is zero otherwise.  Step 1 (reset) is folded in: a neuron that does not
+// accumulate enters every burst with mp 0 (the dynamics zero it in every
+// burst it is not a candidate in, dyn.comp), so its stored mp is not read.
+// mp and the float parameters are bit patterns; f32_add / f32_mul / f32_ge
+// / f32_le (common.glsl) give the IEEE binary32 results whatever the
+// denormal mode.
 //
 // Returns true when i fires, with its mp at firing in fired_mp; the caller
 // records the fire (fire list, FIRE_BITS, counts), aggregated per workgroup.
-bool dynamics(uint i, area_t ar, out uint fired_mp)
+bool dynamics(uint i, area_t ar, bool marked, uint u, out uint fired_mp)
 {
     fired_mp = 0u;
-    uint cand = floatBitsToUint(fx_to_float(fcl[i])); // 0 or >= 2^-16: exact
-    fcl[i] = uint64_t(0);
+    uint64_t sum = uint64_t(0);
+    if (marked) {
+        sum = fcl[i];
+        fcl[i] = uint64_t(0);
+    }
+    if (u != 0u) {
+        sum += units_sum(u); // mod 2^64: the int64 sum of everything
+        units[i] = 0u;
+    }
+    uint cand = floatBitsToUint(fx_to_float(sum)); // 0 or >= 2^-16: exact
 
     uint refractory = ar.refractory_cfl & 0xffffu;
     uint cfl = ar.refractory_cfl >> 16;

@@ -45,12 +45,15 @@
 #define NPU_B_BLOCK 15      /* uint[2 * blocks]: fires per block of NPU_FIRE_BLOCK neurons,
                              * then each block's exclusive prefix (dyn.comp's setup) */
 #define NPU_B_CTL 16        /* struct npu_gpu_ctl */
-#define NPU_B_INJECT 17     /* per slot: the batch's explicit stimuli, uint[3 * entries]
+#define NPU_B_UNITS 17      /* uint[n]: tagged sums of the undivided synaptic input
+                             * (npu_fx_units_tag_shift), when push.units_k != 0; one
+                             * word otherwise */
+#define NPU_B_INJECT 18     /* per slot: the batch's explicit stimuli, uint[3 * entries]
                              * (id, q low, q high), then its ranges at word range_base,
                              * NPU_RANGE_WORDS each (power included) */
-#define NPU_B_OUT 18        /* per slot, uint: off[batch+1], ids, mp bits, then from the
+#define NPU_B_OUT 19        /* per slot, uint: off[batch+1], ids, mp bits, then from the
                              * even word events_base: uint64 events[batch] */
-#define NPU_B_COUNT 19
+#define NPU_B_COUNT 20
 
 /* The ordered compaction: one workgroup per block of NPU_FIRE_BLOCK neurons
  * (one 32-bit word of FIRE_BITS per thread) emits the block's fires in id
@@ -157,7 +160,11 @@ struct npu_gpu_push {
     NPU_UINT compact_j;    /* fill.comp: the batch's burst whose fires it compacts */
     NPU_UINT events_base;  /* OUT word of events[0] (even) */
     NPU_UINT cand_bits;    /* 1: candidates are marked in CAND_BITS, 0: in CAND_STAMP */
-    NPU_UINT pad[3];
+    NPU_UINT units_k;      /* undivided synaptic input goes to UNITS, each event adding
+                            * 2^units_k + contribution; 0: to FCL like the rest */
+    NPU_UINT reset_idle;   /* 1: some area does not accumulate, so the dynamics zero
+                            * the mp of its neurons that are not candidates */
+    NPU_UINT pad;
 };
 
 #ifndef VULKAN

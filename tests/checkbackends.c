@@ -33,13 +33,16 @@ struct combo {
                          * a few workgroups make every grid-stride loop go round, as
                          * on networks far larger than the grid */
     const char *cand; /* NPUSIM_VK_CAND: candidate marks, "stamps" or "bits" */
+    const char *units; /* NPUSIM_VK_UNITS: "off" keeps all synaptic input in the int64
+                        * FCL; "auto" uses tagged 32-bit sums where the network allows */
 };
 
 static const struct combo combos[] = {
-    { 1, "auto", "0", "1", "0", "stamps" }, { 3, "never", "0", "1", "1", "bits" },
-    { 3, "always", "0", "0", "0", "stamps" }, { 64, "always", "0", "1", "3", "bits" },
-    { 64, "never", "0", "1", "0", "stamps" }, { 0, "auto", "0", "1", "0", "bits" },
-    { 1, "never", "1", "0", "2", "bits" }, { 64, "always", "1", "1", "0", "stamps" },
+    { 1, "auto", "0", "1", "0", "stamps", "auto" }, { 3, "never", "0", "1", "1", "bits", "auto" },
+    { 3, "always", "0", "0", "0", "stamps", "auto" }, { 64, "always", "0", "1", "3", "bits", "auto" },
+    { 64, "never", "0", "1", "0", "stamps", "off" }, { 0, "auto", "0", "1", "0", "bits", "auto" },
+    { 1, "never", "1", "0", "2", "bits", "auto" }, { 64, "always", "1", "1", "0", "stamps", "auto" },
+    { 0, "auto", "0", "1", "0", "bits", "off" },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -122,6 +125,10 @@ static struct npu_net *random_net(void)
     /* One network in six is large (up to ~30k neurons): many blocks of the
      * ordered compaction (NPU_FIRE_BLOCK neurons each) and of its prefix sum. */
     uint32_t scale = below(6) == 0 ? 8 : 1;
+    /* Half the networks have light synapses, so that their synaptic input
+     * fits tagged 32-bit sums (npu_fx_units_tag_shift), some of them close
+     * to the bound; the others overflow any 32-bit sum at the hub. */
+    uint32_t wmax = below(2) ? 256 : 4;
     uint32_t n = 0;
     for (uint32_t a = 0; a < net->n_areas; a++) {
         struct npu_area *ar = &net->areas[a];
@@ -180,13 +187,14 @@ static struct npu_net *random_net(void)
         bool to_hub = below(2) == 0;
         per[s] = calloc(d + 1, sizeof(struct syn));
         for (uint32_t k = 0; k < d; k++) {
-            uint32_t w = below(4) ? below(256) : 255, p = below(4) ? below(256) : 255;
+            uint32_t w = below(4) ? below(wmax) : wmax - 1, p = below(4) ? below(wmax) : wmax - 1;
             per[s][k] = (struct syn){ .target = below(n) | (below(4) ? 0 : NPU_SYN_INHIBITORY),
                                       .wp = (uint16_t)(w | p << 8), .order = k };
         }
-        if (to_hub) /* fan-in of ~n/2 strong synapses: overflows any 32-bit sum */
+        if (to_hub) /* fan-in of ~n/2 of the strongest synapses */
             per[s][d++] = (struct syn){ .target = hub | (below(8) ? 0 : NPU_SYN_INHIBITORY),
-                                        .wp = 255 | 255 << 8, .order = d };
+                                        .wp = (uint16_t)((wmax - 1) | (wmax - 1) << 8),
+                                        .order = d };
         qsort(per[s], d, sizeof(struct syn), cmp_syn);
         deg[s] = d;
         total += d;
@@ -461,6 +469,7 @@ int main(int argc, char **argv)
         setenv("NPUSIM_VK_FILL_GROUPS", combos[c].groups, 1);
         setenv("NPUSIM_VK_DYN_GROUPS", combos[c].groups, 1);
         setenv("NPUSIM_VK_CAND", combos[c].cand, 1);
+        setenv("NPUSIM_VK_UNITS", combos[c].units, 1);
         int rc = npu_backend_vulkan.create(&cfg, &vk[c], &err);
         if (rc == NPU_E_BACKEND) {
             printf("SKIP: %s\n", err.msg);
@@ -475,7 +484,7 @@ int main(int argc, char **argv)
            PRIu64 " bursts\n", vk[0]->device, seed, iterations, bursts);
 
     int status = 0;
-    uint64_t fires = 0, subnormals = 0, subnormal_fires = 0;
+    uint64_t fires = 0, subnormals = 0, subnormal_fires = 0, tagged = 0;
     for (uint64_t it = 0; it < iterations && !status; it++) {
         uint64_t s = seed + it;
         rng = s;
@@ -484,6 +493,13 @@ int main(int argc, char **argv)
         random_stimuli(&st, net, (uint32_t)bursts);
         const int64_t powers[] = { 0, NPU_Q_ONE, NPU_Q_ONE * 3 / 10, -NPU_Q_ONE };
         struct npu_run_params params = { .power_q = powers[below(4)] };
+        struct npu_units_bound ub;
+        if (npu_net_units_bound(net, &ub, &err)) {
+            fprintf(stderr, "FAIL: %s\n", err.msg);
+            return 1;
+        }
+        uint32_t units_k = npu_fx_units_tag_shift(&ub);
+        tagged += units_k != 0;
 
         struct npu_backend *cpu = NULL;
         struct result ref;
@@ -505,12 +521,14 @@ int main(int argc, char **argv)
                 subnormals++;
         if (verbose)
             printf("seed %" PRIu64 ": %u areas, %u neurons, %" PRIu64 " synapses, %zu stimuli, "
-                   "%zu ranges, %zu fires\n", s, net->n_areas, net->n_neurons, net->n_synapses,
-                   st.n, st.n_ranges, ref.n);
+                   "%zu ranges, %zu fires, units shift %u (fan-in %u, units %u)\n", s,
+                   net->n_areas, net->n_neurons, net->n_synapses, st.n, st.n_ranges, ref.n,
+                   units_k, ub.max_fanin, ub.max_units);
         for (size_t c = 0; c < N_COMBOS && !status; c++) {
             char what[160];
-            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s %s%s%s%s%s", combos[c].batch,
-                     combos[c].batch ? "" : " (auto)", combos[c].dense, combos[c].cand,
+            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s %s units=%s%s%s%s%s",
+                     combos[c].batch, combos[c].batch ? "" : " (auto)", combos[c].dense,
+                     combos[c].cand, combos[c].units,
                      strcmp(combos[c].ftz, "1") == 0 ? " flushing emulated" : "",
                      strcmp(combos[c].area_cache, "0") == 0 ? " no area cache" : "",
                      strcmp(combos[c].groups, "0") == 0 ? "" : " groups=",
@@ -540,9 +558,17 @@ int main(int argc, char **argv)
     }
     for (size_t c = 0; c < N_COMBOS; c++)
         npu_backend_destroy(vk[c]);
+    /* Both ways of summing must have been compared, or this run proved
+     * nothing about one of them. */
+    if (!status && iterations >= 20 && (tagged == 0 || tagged == iterations)) {
+        printf("FAIL: %" PRIu64 " of %" PRIu64 " networks fit tagged 32-bit sums; the "
+               "generator must make both kinds\n", tagged, iterations);
+        status = 1;
+    }
     if (!status)
         printf("ok: identical fire queues and state (%" PRIu64 " fires compared per backend, "
                "%" PRIu64 " of them at a subnormal mp, %" PRIu64 " subnormal mp in the final "
-               "states)\n", fires, subnormal_fires, subnormals);
+               "states; %" PRIu64 " of %" PRIu64 " networks in tagged 32-bit sums)\n", fires,
+               subnormal_fires, subnormals, tagged, iterations);
     return status;
 }

@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "backend.h"
+#include "fixed.h"
 #include "net.h"
 
 /* ------------------------------------------------------------------------ */
@@ -488,6 +489,115 @@ static void test_fcl_units_edge(void **state)
     fcl_units_edge(33026, true, false);
     fcl_units_edge(33025, false, true);
     fcl_units_edge(33026, false, true);
+}
+
+/* The bound behind both 32-bit sums: the largest fan-in of undivided
+ * synapses (psp_uniform sources, or sources with one synapse) and their
+ * largest weight * psp_used, psp_used being 255 for an mp-driven source
+ * whatever its synapses say; divided synapses do not count. */
+static void test_units_bound(void **state)
+{
+    (void)state;
+    struct npu_area a[4] = { area_at(0, 3), area_at(3, 2), area_at(5, 1), area_at(6, 2) };
+    a[1].mp_driven_psp = true;
+    a[2].psp_uniform = false; /* one synapse: not divided */
+    a[3].psp_uniform = false; /* two synapses each: divided */
+    const struct syn syn[] = {
+        { 0, 7, 10, 20, false }, { 1, 7, 3, 4, true }, { 2, 6, 1, 1, false },
+        { 3, 7, 2, 1, false },    /* mp-driven: 2 * 255 */
+        { 5, 7, 100, 200, false },
+        { 6, 0, 255, 255, false }, { 6, 1, 255, 255, false },
+        { 7, 0, 255, 255, false }, { 7, 1, 255, 255, false },
+    };
+    struct npu_net *net = build(a, 4, syn, sizeof(syn) / sizeof(syn[0]));
+    struct npu_units_bound b;
+    struct npu_err err;
+    assert_int_equal(npu_net_units_bound(net, &b, &err), NPU_OK);
+    assert_int_equal(b.max_fanin, 4);              /* into 7: from 0, 1, 3 and 5 */
+    assert_int_equal(b.max_units, 100 * 200);
+    npu_net_free(net);
+    /* the fan-in count saturates rather than wrap */
+    struct npu_area big[2] = { area_at(0, 65535), area_at(65535, 1) };
+    struct syn *many = calloc(65535, sizeof(*many));
+    assert_non_null(many);
+    for (uint32_t k = 0; k < 65535; k++)
+        many[k] = (struct syn){ .s = k, .t = 65535, .w = 1, .psp = 1 };
+    net = build(big, 2, many, 65534);
+    assert_int_equal(npu_net_units_bound(net, &b, &err), NPU_OK);
+    assert_int_equal(b.max_fanin, 65534);
+    npu_net_free(net);
+    net = build(big, 2, many, 65535);
+    assert_int_equal(npu_net_units_bound(net, &b, &err), NPU_OK);
+    assert_int_equal(b.max_fanin, NPU_FANIN_SATURATED);
+    assert_false(npu_fx_units_fit_int32(&b));
+    assert_int_equal(npu_fx_units_tag_shift(&b), 0);
+    npu_net_free(net);
+    free(many);
+}
+
+/* Tagged 32-bit sums (the Vulkan units): for each bound, every count of
+ * events from 1 to the fan-in and every sum they can make within
+ * +-count * units must come back exactly from the uint32 total, touched
+ * must read as non-zero, and the shift must be the smallest that does so
+ * (one less fails at the extreme sum).  Without a shift that fits, the
+ * largest one fails somewhere. */
+static bool tag_roundtrip(uint32_t fanin, uint32_t units, uint32_t k)
+{
+    const uint32_t counts[] = { 1, 2, 3, fanin / 2, fanin - 1, fanin };
+    for (size_t n = 0; n < sizeof(counts) / sizeof(counts[0]); n++) {
+        uint32_t count = counts[n];
+        if (count < 1 || count > fanin)
+            continue;
+        int64_t most = (int64_t)count * units;
+        const int64_t sums[] = { -most, -most + 1, -1, 0, 1, most - 1, most };
+        for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++) {
+            if (sums[i] < -most || sums[i] > most)
+                continue;
+            /* count events summing to sums[i]: full ones of +-units, one
+             * remainder, zeros; the atomics add them mod 2^32 in any order */
+            int64_t mag = sums[i] < 0 ? -sums[i] : sums[i];
+            uint32_t full = units ? (uint32_t)(mag / units) : 0;
+            int32_t sign = sums[i] < 0 ? -1 : 1;
+            int32_t rem = (int32_t)(mag - (int64_t)full * units) * sign;
+            uint32_t zeros = count - full - (full < count ? 1 : 0);
+            uint32_t total = full * npu_fx_units_tag_event(sign * (int32_t)units, k) +
+                             zeros * npu_fx_units_tag_event(0, k);
+            if (full < count)
+                total += npu_fx_units_tag_event(rem, k);
+            else if (rem != 0)
+                return false;
+            if (total == 0 || npu_fx_units_tag_sum(total, k) != sums[i])
+                return false;
+        }
+    }
+    return true;
+}
+
+static void test_units_tag(void **state)
+{
+    (void)state;
+    const uint32_t bounds[][2] = {
+        { 1, 0 }, { 1, 1 }, { 3, 1 }, { 4, 1 }, { 5, 3 }, { 1, 65025 }, { 7, 9 }, { 100, 1 },
+        { 127, 129 }, { 128, 128 }, { 300, 65025 }, { 3000, 9 }, { 16383, 1 }, { 33025, 1 },
+    };
+    for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+        struct npu_units_bound b = { .max_fanin = bounds[i][0], .max_units = bounds[i][1] };
+        uint32_t k = npu_fx_units_tag_shift(&b);
+        if (k == 0) {
+            assert_false(tag_roundtrip(b.max_fanin, b.max_units, 31));
+            continue;
+        }
+        assert_true(tag_roundtrip(b.max_fanin, b.max_units, k));
+        if (k > 1 && b.max_units > 0)
+            assert_false(tag_roundtrip(b.max_fanin, b.max_units, k - 1));
+    }
+    /* 2^(k-1) must exceed the largest sum, 128 * 128 = 2^14, not equal it */
+    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ 128, 128 }), 16);
+    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ 1, 65025 }), 17);
+    /* no room: for the sum (300 * 65025 needs k = 26, then 300 * 2^26 >
+     * 2^32), and for the count (33025 * 2^17 > 2^32) */
+    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ 300, 65025 }), 0);
+    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ 33025, 1 }), 0);
 }
 
 /* FCL: cand = (float)sum * (1.0f / 65536), the int64 -> float conversion
@@ -1592,6 +1702,8 @@ int main(void)
         cmocka_unit_test(test_step5_propagate),
         cmocka_unit_test(test_fcl_exact_integer_sum),
         cmocka_unit_test(test_fcl_units_edge),
+        cmocka_unit_test(test_units_bound),
+        cmocka_unit_test(test_units_tag),
         cmocka_unit_test(test_fcl_int64_to_float_rounding),
         cmocka_unit_test(test_candidate_with_zero_sum),
         cmocka_unit_test(test_psp_non_uniform_division),

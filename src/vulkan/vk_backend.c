@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fixed.h"
 #include "npu_layout.h"
 #include "vk_ctx.h"
 #include "vk_mem.h"
@@ -100,12 +101,14 @@ struct vk_backend {
     unsigned in_flight;
     uint32_t prop_ratio, dyn_ratio, group_cap, dyn_groups_max, fill_groups_max;
     uint32_t dyn_groups, fill_groups, fire_blocks;
-    uint8_t *area_accumulate; /* [n_areas], for read_state's reset */
     uint32_t n_areas;
+    bool reset_idle;          /* push constant: some area does not accumulate */
     uint32_t area_cache;      /* push constant: areas dyn.comp copies to shared memory */
     bool no_area_cache;       /* NPUSIM_VK_AREA_CACHE=0 (testing knob) */
     const char *cand_mode;    /* NPUSIM_VK_CAND: "bits", "stamps" or NULL (by size) */
     bool cand_bits;           /* candidates in CAND_BITS, not CAND_STAMP */
+    bool units_off;           /* NPUSIM_VK_UNITS=off (testing knob) */
+    uint32_t units_k;         /* push constant: tagged units shift, 0 when not used */
 
     /* Device timestamps (docs/vulkan.md, "Measuring"). */
     bool timestamps;        /* the queue has them */
@@ -146,6 +149,11 @@ static void print_profile(const struct vk_backend *be)
                     be->kernel_ns[k] / 1e3 / (double)be->kernel_runs[k],
                     be->bursts ? be->kernel_ns[k] / 1e3 / (double)be->bursts : 0.0,
                     be->device_ns > 0 ? 100.0 * be->kernel_ns[k] / be->device_ns : 0.0);
+    /* the driver's view of each kernel (registers, shared memory), where
+     * it has VK_KHR_pipeline_executable_properties */
+    char stats[4096];
+    npu_vk_pipes_stats(&be->ctx, &be->pipes, stats, sizeof(stats));
+    fprintf(stderr, "  %s\n", stats);
 }
 
 static void free_queries(struct vk_backend *be)
@@ -189,7 +197,6 @@ static void vk_destroy(struct npu_backend *be_)
         npu_vk_pipes_destroy(ctx, &be->pipes);
     }
     npu_vk_ctx_destroy(ctx); /* frees the command buffers with the pool */
-    free(be->area_accumulate);
     free(be->power);
     free(be);
 }
@@ -289,6 +296,14 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     const char *ac = getenv("NPUSIM_VK_AREA_CACHE");
     be->no_area_cache = ac && strcmp(ac, "0") == 0;
     be->cand_mode = getenv("NPUSIM_VK_CAND");
+    /* NPUSIM_VK_UNITS=off: a testing knob that keeps every contribution in
+     * the int64 FCL, so checkbackends compares both ways of summing. */
+    const char *units = getenv("NPUSIM_VK_UNITS");
+    if (units && *units && strcmp(units, "off") != 0 && strcmp(units, "auto") != 0) {
+        rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_UNITS=%.40s: expected off or auto", units);
+        goto error;
+    }
+    be->units_off = units && strcmp(units, "off") == 0;
     *out = &be->base;
     return NPU_OK;
 error:
@@ -353,7 +368,7 @@ static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
 static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
     "cand_stamp", "cand_bits", "fire_stamp", "fire_id", "fire_mp", "last_mp", "fire_bits",
-    "block", "ctl",
+    "block", "ctl", "units",
 };
 
 /* Sizes every buffer, picks the batch, and refuses what cannot fit before
@@ -384,6 +399,7 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
     size[NPU_B_FIRE_BITS] = (n + 31) / 32 * 4;
     size[NPU_B_BLOCK] = 2 * ((n + NPU_FIRE_BLOCK - 1) / NPU_FIRE_BLOCK) * 4;
     size[NPU_B_CTL] = sizeof(struct npu_gpu_ctl);
+    size[NPU_B_UNITS] = be->units_k ? n * 4 : 4;
 
     uint64_t range = lim->maxStorageBufferRange;
     uint64_t max_alloc = be->ctx.max_alloc ? be->ctx.max_alloc : UINT64_MAX;
@@ -484,6 +500,18 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
 
     be->n = net->n_neurons;
     int64_t power_q = params ? params->power_q : 0;
+    /* Tagged 32-bit sums for the undivided synaptic input where the network
+     * allows them: one atomic per synaptic event instead of an add and a
+     * candidate mark, into half the bytes (npu_fx_units_tag_shift).  The
+     * bound is a pass over the synapses (about 0.3 s at 100M). */
+    be->units_k = 0;
+    if (!be->units_off) {
+        struct npu_units_bound ub;
+        rc = npu_net_units_bound(net, &ub, err);
+        if (rc)
+            return rc;
+        be->units_k = npu_fx_units_tag_shift(&ub);
+    }
     rc = plan(be, net, size, err);
     if (rc)
         return rc;
@@ -545,12 +573,11 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
      * to every burst's ranges; the stimulus kernel expands it. */
     free(be->power);
     be->power = calloc(net->n_areas ? net->n_areas : 1, sizeof(*be->power));
-    free(be->area_accumulate);
-    be->area_accumulate = calloc(net->n_areas ? net->n_areas : 1, 1);
     be->n_areas = net->n_areas;
+    be->reset_idle = false;
     be->area_cache = !be->no_area_cache && net->n_areas <= NPU_WG ? net->n_areas : 0;
     areas = calloc(net->n_areas ? net->n_areas : 1, sizeof(*areas));
-    if (!areas || !be->power || !be->area_accumulate) {
+    if (!areas || !be->power) {
         rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
         goto error;
     }
@@ -569,7 +596,7 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
             .refractory_cfl = ar->refractory | (uint32_t)ar->cfl << 16,
             .snooze_flags = ar->snooze | flags << 16,
         };
-        be->area_accumulate[a] = ar->accumulate;
+        be->reset_idle |= !ar->accumulate && ar->count > 0;
         if (ar->power && power_q != 0 && ar->count > 0)
             be->power[be->n_power++] = (struct npu_inject_range){
                 .first = ar->base, .count = ar->count, .all = 1, .q = power_q,
@@ -593,6 +620,8 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
                               net->n_synapses * 2, err);
     for (int b = NPU_B_MP; !rc && b <= NPU_B_BLOCK; b++)
         rc = npu_vk_buf_fill(ctx, &be->buf[b], 0, err);
+    if (!rc)
+        rc = npu_vk_buf_fill(ctx, &be->buf[NPU_B_UNITS], 0, err);
     if (rc)
         goto error;
 
@@ -655,6 +684,8 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .mp_base = batch + 1 + batch * be->n,
         .events_base = (uint32_t)out_events_base(batch, be->n),
         .cand_bits = be->cand_bits,
+        .units_k = be->units_k,
+        .reset_idle = be->reset_idle,
         .prop_ratio = be->prop_ratio,
         .dyn_ratio = be->dyn_ratio,
         .group_cap = be->group_cap,
@@ -1000,38 +1031,9 @@ error:
     return rc;
 }
 
-/* Whether neurons [first, first + count) were candidates of the last
- * burst, as bit words, from either marking; first is a multiple of 32. */
-static int read_cand_bits(struct vk_backend *be, uint32_t first, uint32_t count, uint32_t *out,
-                          struct npu_err *err)
-{
-    uint64_t words = ((uint64_t)count + 31) / 32;
-    if (be->cand_bits) {
-        uint64_t half = ((uint64_t)be->n + 31) / 32;
-        uint64_t at = ((be->next_burst - 1) & 1u) * half + first / 32;
-        return npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_BITS], at * 4, out, words * 4, err);
-    }
-    uint32_t *stamp = malloc((count ? count : 1) * sizeof(*stamp));
-    if (!stamp)
-        return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
-    int rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CAND_STAMP], (VkDeviceSize)first * 4, stamp,
-                             (uint64_t)count * 4, err);
-    memset(out, 0, words * 4);
-    for (uint32_t i = 0; !rc && i < count; i++)
-        if (stamp[i] == be->next_burst - 1)
-            out[i / 32] |= 1u << (i % 32);
-    free(stamp);
-    return rc;
-}
-
-static bool bit(const uint32_t *w, uint32_t i)
-{
-    return (w[i / 32] >> (i % 32)) & 1u;
-}
-
-/* The probes' mp: only the id span they cover is read back (with the
- * candidate bits and area indices the lazy reset needs), instead of the
- * whole state. */
+/* The probes' mp: only the id span they cover is read back, instead of
+ * the whole state.  The stored mp is the CPU's: the dynamics zero the idle
+ * neurons of areas that do not accumulate (dyn.comp). */
 static int vk_read_mp(struct npu_backend *be_, const uint32_t *ids, uint32_t n, float *out,
                       struct npu_err *err)
 {
@@ -1047,27 +1049,14 @@ static int vk_read_mp(struct npu_backend *be_, const uint32_t *ids, uint32_t n, 
     }
     if (hi >= be->n)
         return npu_err_set(err, NPU_E_INTERNAL, "vulkan: probe %u is not a neuron", hi);
-    lo &= ~31u;                     /* candidate bits: 32 per word; area_of: 2 */
     size_t span = (size_t)hi - lo + 1;
     float *mp = malloc(span * sizeof(*mp));
-    uint32_t *cand = malloc((span + 31) / 32 * sizeof(*cand));
-    uint16_t *area_of = malloc((span + 2) * sizeof(*area_of));
-    int rc = mp && cand && area_of ? NPU_OK : npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+    int rc = mp ? NPU_OK : npu_err_set(err, NPU_E_RESOURCE, "out of memory");
     if (!rc)
         rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_MP], (VkDeviceSize)lo * 4, mp, span * 4, err);
-    if (!rc)
-        rc = read_cand_bits(be, lo, (uint32_t)span, cand, err);
-    if (!rc)
-        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_AREA_OF], (VkDeviceSize)lo * 2, area_of,
-                             (span + 1) / 2 * 4, err);
-    for (uint32_t k = 0; !rc && k < n; k++) {
-        uint32_t i = ids[k] - lo;
-        bool reset = area_of[i] < be->n_areas && !be->area_accumulate[area_of[i]] && !bit(cand, i);
-        out[k] = reset ? 0.0f : mp[i];
-    }
+    for (uint32_t k = 0; !rc && k < n; k++)
+        out[k] = mp[ids[k] - lo];
     free(mp);
-    free(cand);
-    free(area_of);
     return rc;
 }
 
@@ -1081,37 +1070,19 @@ static int vk_read_state(struct npu_backend *be_, struct npu_state *out, struct 
     int rc = npu_state_alloc(out, be->n, err);
     if (rc)
         return rc;
-    size_t n1 = be->n ? be->n : 1;
-    uint32_t *cc = malloc(n1 * sizeof(*cc));
-    uint32_t *cand = malloc((n1 + 31) / 32 * sizeof(*cand));
-    uint16_t *area_of = malloc((n1 + 1) * sizeof(*area_of));
-    if (!cc || !cand || !area_of) {
-        free(cc);
-        free(cand);
-        free(area_of);
+    uint32_t *cc = malloc((be->n ? be->n : 1) * sizeof(*cc));
+    if (!cc) {
         npu_state_free(out);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory");
     }
     rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_MP], 0, out->mp, (uint64_t)be->n * 4, err);
     if (!rc)
         rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_CC], 0, cc, (uint64_t)be->n * 4, err);
-    if (!rc)
-        rc = read_cand_bits(be, 0, be->n, cand, err);
-    if (!rc)
-        rc = npu_vk_buf_read(&be->ctx, &be->buf[NPU_B_AREA_OF], 0, area_of,
-                             (uint64_t)(be->n + 1) / 2 * 4, err);
-    /* The dynamics kernel does step 1 (reset) by not reading the stored mp
-     * of a neuron that does not accumulate; the state the CPU holds has it
-     * reset unless it was a candidate of the last burst. */
     for (uint32_t i = 0; !rc && i < be->n; i++) {
         out->countdown[i] = (uint16_t)(cc[i] & 0xffffu);
         out->cfc[i] = (uint16_t)(cc[i] >> 16);
-        if (area_of[i] < be->n_areas && !be->area_accumulate[area_of[i]] && !bit(cand, i))
-            out->mp[i] = 0.0f;
     }
     free(cc);
-    free(cand);
-    free(area_of);
     if (rc)
         npu_state_free(out);
     return rc;
