@@ -44,6 +44,13 @@
  * stamps forces one (tests, tuning). */
 #define CAND_BITS_MIN_NEURONS 500000u
 
+/* Tagged 32-bit sums (npu_fx_units_tag_shift) up to this many neurons.  On
+ * the H200 they made 1M neurons 10% faster (109 -> 98 us per burst) and
+ * 10M slower (1.6 ms -> 1.7-1.9 ms over 300 bursts, 4.4 ms over the first
+ * 20, cause not found; docs/performance.md).  Sizes in between were not
+ * measured.  NPUSIM_VK_UNITS=on uses them at any size, off never. */
+#define UNITS_MAX_NEURONS 4000000u
+
 /* Dense kernels run when count * 256 >= n * ratio (shaders/common.glsl). */
 #define DEFAULT_PROP_RATIO 128u  /* half the neurons fired */
 #define DEFAULT_DYN_RATIO 64u    /* a quarter are candidates */
@@ -107,7 +114,7 @@ struct vk_backend {
     bool no_area_cache;       /* NPUSIM_VK_AREA_CACHE=0 (testing knob) */
     const char *cand_mode;    /* NPUSIM_VK_CAND: "bits", "stamps" or NULL (by size) */
     bool cand_bits;           /* candidates in CAND_BITS, not CAND_STAMP */
-    bool units_off;           /* NPUSIM_VK_UNITS=off (testing knob) */
+    int units_force;          /* NPUSIM_VK_UNITS: 1 on, -1 off, 0 by size and bound */
     uint32_t units_k;         /* push constant: tagged units shift, 0 when not used */
 
     /* Device timestamps (docs/vulkan.md, "Measuring"). */
@@ -296,14 +303,17 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     const char *ac = getenv("NPUSIM_VK_AREA_CACHE");
     be->no_area_cache = ac && strcmp(ac, "0") == 0;
     be->cand_mode = getenv("NPUSIM_VK_CAND");
-    /* NPUSIM_VK_UNITS=off: a testing knob that keeps every contribution in
-     * the int64 FCL, so checkbackends compares both ways of summing. */
+    /* NPUSIM_VK_UNITS=off|on|auto: a testing and tuning knob; off keeps every
+     * contribution in the int64 FCL, so checkbackends compares both ways of
+     * summing, on ignores the size limit. */
     const char *units = getenv("NPUSIM_VK_UNITS");
-    if (units && *units && strcmp(units, "off") != 0 && strcmp(units, "auto") != 0) {
-        rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_UNITS=%.40s: expected off or auto", units);
+    if (units && *units && strcmp(units, "off") != 0 && strcmp(units, "on") != 0 &&
+        strcmp(units, "auto") != 0) {
+        rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_UNITS=%.40s: expected on, off or auto",
+                         units);
         goto error;
     }
-    be->units_off = units && strcmp(units, "off") == 0;
+    be->units_force = !units ? 0 : strcmp(units, "on") == 0 ? 1 : strcmp(units, "off") == 0 ? -1 : 0;
     *out = &be->base;
     return NPU_OK;
 error:
@@ -505,7 +515,7 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
      * candidate mark, into half the bytes (npu_fx_units_tag_shift).  The
      * bound is a pass over the synapses (about 0.3 s at 100M). */
     be->units_k = 0;
-    if (!be->units_off) {
+    if (be->units_force > 0 || (be->units_force == 0 && net->n_neurons <= UNITS_MAX_NEURONS)) {
         struct npu_units_bound ub;
         rc = npu_net_units_bound(net, &ub, err);
         if (rc)
