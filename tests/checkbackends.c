@@ -1,10 +1,13 @@
 /* checkbackends: the Vulkan backend against the CPU reference, in the manner
  * of dav1d's checkasm.  Seeded random networks (every neuron parameter,
- * inhibitory synapses, a hub whose fan-in overflows 32-bit sums, leaks that
- * decay into and through the subnormals, subnormal thresholds, limits and
- * firing windows only a subnormal mp is in) and random stimuli run through both backends
+ * inhibitory synapses, a hub with a fan-in of about n/2: with 255 * 255
+ * synapses in the large networks it overflows any 32-bit sum, with light
+ * ones it takes the tagged sums near their bound; leaks that decay into and
+ * through the subnormals, subnormal thresholds, limits and firing windows
+ * only a subnormal mp is in) and random stimuli run through both backends
  * via the npu_backend API, with several batch sizes, with the dense and
- * sparse kernels forced, and with the kernels that emulate a device flushing
+ * sparse kernels forced, with the tagged 32-bit sums on and off
+ * (NPUSIM_VK_UNITS), and with the kernels that emulate a device flushing
  * subnormals (NPUSIM_VK_EMULATE_FTZ); fire queues (ids, mp bits) and the
  * final state must be identical.  A failure prints the seed that replays it.
  *
