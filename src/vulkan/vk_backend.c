@@ -45,10 +45,11 @@
 #define CAND_BITS_MIN_NEURONS 500000u
 
 /* Tagged 32-bit sums (npu_fx_units_tag_shift) up to this many neurons.  On
- * the H200 they made 1M neurons 10% faster (109 -> 98 us per burst) and
- * 10M slower (1.6 ms -> 1.7-1.9 ms over 300 bursts, 4.4 ms over the first
- * 20, cause not found; docs/performance.md).  Sizes in between were not
- * measured.  NPUSIM_VK_UNITS=on uses them at any size, off never. */
+ * the H200, per burst against the int64 FCL: 1M 98 vs 109 us, 2M 201 vs
+ * 216, 4M 394 vs 458, but 7M 1289 vs 997 and 10M 1.7-1.9 vs 1.6 ms (4.4 ms
+ * over the first 20 bursts); the cause of the loss is not found
+ * (docs/performance.md, change 24).  NPUSIM_VK_UNITS=on uses them at any
+ * size, off never. */
 #define UNITS_MAX_NEURONS 4000000u
 
 /* Dense kernels run when count * 256 >= n * ratio (shaders/common.glsl). */
