@@ -58,11 +58,15 @@ int npu_net_alloc_arrays(struct npu_net *net, struct npu_err *err)
     size_t n = net->n_neurons, s = net->n_synapses;
     net->area_of = malloc((n ? n : 1) * sizeof(uint16_t));
     net->syn_off = calloc(n + 1, sizeof(uint32_t));
-    net->syn_target = malloc((s ? s : 1) * sizeof(uint32_t));
-    net->syn_wp = malloc((s ? s : 1) * sizeof(uint16_t));
     npu_mem_huge(net->syn_off, (n + 1) * sizeof(uint32_t));
-    npu_mem_huge(net->syn_target, s * sizeof(uint32_t));
-    npu_mem_huge(net->syn_wp, s * sizeof(uint16_t));
+    if (!net->syn_target) {
+        net->syn_target = malloc((s ? s : 1) * sizeof(uint32_t));
+        npu_mem_huge(net->syn_target, s * sizeof(uint32_t));
+    }
+    if (!net->syn_wp) {
+        net->syn_wp = malloc((s ? s : 1) * sizeof(uint16_t));
+        npu_mem_huge(net->syn_wp, s * sizeof(uint16_t));
+    }
     if (!net->area_of || !net->syn_off || !net->syn_target || !net->syn_wp)
         return npu_err_set(err, NPU_E_RESOURCE,
                            "out of memory for %u neurons and %llu synapses (%.1f MiB)",

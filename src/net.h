@@ -107,7 +107,8 @@ int npu_net_units_bound(const struct npu_net *net, struct npu_units_bound *b,
 size_t npu_net_bytes(const struct npu_net *net);
 
 /* Allocates the per-neuron and synapse arrays for the sizes already set in
- * net (n_neurons, n_synapses). Checks sizes before multiplying. */
+ * net (n_neurons, n_synapses); synapse arrays already set (malloc'ed, of
+ * n_synapses entries) are kept. Checks sizes before multiplying. */
 int npu_net_alloc_arrays(struct npu_net *net, struct npu_err *err);
 
 /* Frees everything net owns and the struct itself. NULL is fine. */
