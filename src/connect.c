@@ -2,12 +2,21 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mem.h"
 #include "rng.h"
+
+/* The fanout rule splits its sources over threads from this many synapses
+ * on, at most MAX_GEN_THREADS of them: each source's targets depend only on
+ * (seed, index, source), and each source owns a fixed slice of the output,
+ * so the result is the same for any thread count. */
+#define GEN_THREADS_MIN_SYNAPSES (UINT64_C(1) << 22)
+#define MAX_GEN_THREADS 8
 
 /* Growable output, with the overall synapse limit checked on every append. */
 static int reserve(struct npu_conn_out *o, uint64_t n, size_t *cap, struct npu_err *err)
@@ -78,6 +87,40 @@ static int push(struct npu_conn_out *o, size_t *cap, uint32_t tgt, uint16_t wp, 
     return rc;
 }
 
+/* The fanout rule's k = sp->fanout distinct targets of source s, as local
+ * indices below T, ascending, into buf; tmp holds k.  (k <= T: the loader
+ * checks it.) */
+static void fanout_targets(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index,
+                           uint32_t s, uint32_t T, uint32_t *buf, uint32_t *tmp)
+{
+    uint32_t k = sp->fanout;
+    if ((uint64_t)k * 4 >= T) {
+        /* Dense: selection sampling walks the targets once. */
+        uint32_t need = k, n = 0;
+        for (uint32_t t = 0; t < T && need > 0; t++) {
+            uint64_t h = npu_rng_hash4(seed, index, s, t);
+            if (npu_rng_below(h, T - t) < need) {
+                buf[n++] = t;
+                need--;
+            }
+        }
+        return;
+    }
+    /* Sparse: draw, sort, drop repeats, draw again for the missing ones. */
+    uint64_t draw = 0;
+    uint32_t n = 0;
+    while (n < k) {
+        for (uint32_t i = n; i < k; i++)
+            buf[i] = npu_rng_below(npu_rng_hash4(seed, index, s, draw++), T);
+        sort_u32(buf, k, tmp);
+        uint32_t m = 1;
+        for (uint32_t i = 1; i < k; i++)
+            if (buf[i] != buf[m - 1])
+                buf[m++] = buf[i];
+        n = m;
+    }
+}
+
 /* The random rule for one source s: appends its targets in ascending order.
  * buf and tmp hold fanout entries (NULL for a probability rule). */
 static int random_targets(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index, uint32_t s,
@@ -111,34 +154,88 @@ static int random_targets(const struct npu_conn_spec *sp, uint64_t seed, uint32_
         return rc;
     }
     uint32_t k = sp->fanout;
-    if ((uint64_t)k * 4 >= T) {
-        /* Dense: selection sampling walks the targets once. */
-        uint32_t need = k;
-        for (uint32_t t = 0; t < T && need > 0 && !rc; t++) {
-            uint64_t h = npu_rng_hash4(seed, index, s, t);
-            if (npu_rng_below(h, T - t) < need) {
-                rc = push(o, cap, inh | (B->base + t), wp, err);
-                need--;
-            }
-        }
-        return rc;
-    }
-    /* Sparse: draw, sort, drop repeats, draw again for the missing ones. */
-    uint64_t draw = 0;
-    uint32_t n = 0;
-    while (n < k) {
-        for (uint32_t i = n; i < k; i++)
-            buf[i] = npu_rng_below(npu_rng_hash4(seed, index, s, draw++), T);
-        sort_u32(buf, k, tmp);
-        uint32_t m = 1;
-        for (uint32_t i = 1; i < k; i++)
-            if (buf[i] != buf[m - 1])
-                buf[m++] = buf[i];
-        n = m;
-    }
+    fanout_targets(sp, seed, index, s, T, buf, tmp);
     for (uint32_t i = 0; i < k && !rc; i++)
         rc = push(o, cap, inh | (B->base + buf[i]), wp, err);
     return rc;
+}
+
+/* One thread's share of a fanout rule: sources [k0, k1) of area A, each
+ * writing its fanout targets into its own slice of the reserved output. */
+struct fanout_job {
+    const struct npu_conn_spec *sp;
+    uint64_t seed;
+    uint32_t index, base, k0, k1, inh;
+    uint16_t wp;
+    const struct npu_area *B;
+    struct npu_conn_out *o;
+    uint32_t *buf, *tmp;
+};
+
+static void *fanout_run(void *arg)
+{
+    const struct fanout_job *j = arg;
+    uint32_t k = j->sp->fanout;
+    for (uint32_t i = j->k0; i < j->k1; i++) {
+        fanout_targets(j->sp, j->seed, j->index, j->base + i, j->B->count, j->buf, j->tmp);
+        uint64_t at = (uint64_t)i * k;
+        for (uint32_t x = 0; x < k; x++) {
+            j->o->tgt[at + x] = j->inh | (j->B->base + j->buf[x]);
+            j->o->wp[at + x] = j->wp;
+        }
+        j->o->count[i] = k;
+    }
+    return NULL;
+}
+
+/* The fanout rule over threads (GEN_THREADS_MIN_SYNAPSES); the output is
+ * already reserved for A->count * fanout synapses.  Returns false, having
+ * written nothing, when threads or their buffers are not to be had, so the
+ * caller generates in one thread instead. */
+static bool fanout_parallel(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index,
+                            const struct npu_area *A, const struct npu_area *B, uint32_t inh,
+                            uint16_t wp, struct npu_conn_out *o)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    /* NPUSIM_GEN_THREADS=N: a testing knob (1 to MAX_GEN_THREADS), so the
+     * tests compare the threaded result with the one-thread one */
+    const char *env = getenv("NPUSIM_GEN_THREADS");
+    if (env && atoi(env) >= 1)
+        cpus = atoi(env);
+    uint32_t nt = cpus > MAX_GEN_THREADS ? MAX_GEN_THREADS : cpus > 1 ? (uint32_t)cpus : 1;
+    if (nt < 2 || (uint64_t)A->count * sp->fanout < GEN_THREADS_MIN_SYNAPSES)
+        return false;
+    struct fanout_job job[MAX_GEN_THREADS];
+    pthread_t th[MAX_GEN_THREADS];
+    uint32_t started = 0;
+    bool ok = true;
+    for (uint32_t t = 0; t < nt; t++) {
+        job[t] = (struct fanout_job){
+            .sp = sp, .seed = seed, .index = index, .base = A->base,
+            .k0 = (uint32_t)((uint64_t)A->count * t / nt),
+            .k1 = (uint32_t)((uint64_t)A->count * (t + 1) / nt),
+            .inh = inh, .wp = wp, .B = B, .o = o,
+            .buf = malloc((size_t)sp->fanout * sizeof(uint32_t)),
+            .tmp = malloc((size_t)sp->fanout * sizeof(uint32_t)),
+        };
+        ok = ok && job[t].buf && job[t].tmp;
+    }
+    /* thread 0 is this one */
+    for (uint32_t t = 1; ok && t < nt; t++, started++)
+        if (pthread_create(&th[t], NULL, fanout_run, &job[t]) != 0)
+            break;
+    if (ok && started == nt - 1)
+        fanout_run(&job[0]);
+    for (uint32_t t = 1; t <= started; t++)
+        pthread_join(th[t], NULL);
+    bool done = ok && started == nt - 1;
+    for (uint32_t t = 0; t < nt; t++) {
+        free(job[t].buf);
+        free(job[t].tmp);
+    }
+    if (done)
+        o->n = (uint64_t)A->count * sp->fanout;
+    return done;
 }
 
 /* Local target block of one source axis coordinate under the projector. */
@@ -180,6 +277,12 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
      * of growing (and copying) them by doubling. */
     if (sp->rule != NPU_RULE_RANDOM || sp->probability == 0.0)
         rc = reserve(o, npu_connect_estimate(net, sp), &cap, err);
+    if (!rc && sp->rule == NPU_RULE_RANDOM && sp->probability == 0.0 &&
+        fanout_parallel(sp, seed, index, A, B, inh, wp, o)) {
+        free(buf);
+        free(tmp);
+        return NPU_OK;
+    }
 
     for (uint32_t k = 0; k < A->count && !rc; k++) {
         uint32_t s = A->base + k;

@@ -257,6 +257,39 @@ static void test_random_fanout(void **state)
     }
 }
 
+/* The fanout rule is generated over threads from 4M synapses on (each
+ * source writes its own slice), and a network of one connection takes the
+ * generated arrays over instead of copying them: the same synapses as one
+ * thread and as the copying merge of several connections. */
+static void test_random_fanout_threads(void **state)
+{
+    (void)state;
+    static const char one[] =
+        "[network]\nseed = 5\n[area a]\nsize = 300x150x1\n[area b]\nsize = 500x10x1\n"
+        "[connect a -> b]\nrule = random\nfanout = 100\nweight = 2\npsp = 3\ntype = inhibitory\n";
+    static const char two[] =
+        "[network]\nseed = 5\n[area a]\nsize = 300x150x1\n[area b]\nsize = 500x10x1\n"
+        "[connect a -> b]\nrule = random\nfanout = 100\nweight = 2\npsp = 3\ntype = inhibitory\n"
+        "[connect b -> a]\nrule = random\nfanout = 1000\nweight = 1\npsp = 1\n";
+    const char *const texts[] = { one, two };
+    for (int t = 0; t < 2; t++) {
+        setenv("NPUSIM_GEN_THREADS", "1", 1);
+        struct npu_net *ref = load_ok(texts[t]);
+        setenv("NPUSIM_GEN_THREADS", "3", 1);
+        struct npu_net *par = load_ok(texts[t]);
+        unsetenv("NPUSIM_GEN_THREADS");
+        struct npu_net *dflt = load_ok(texts[t]);
+        assert_int_equal(ref->n_synapses, 45000 * 100 + (t ? 5000 * 1000 : 0));
+        assert_csr_sorted(par);
+        assert_true(same_synapses(ref, par));
+        assert_true(same_synapses(ref, dflt));
+        assert_true(par->syn_target[0] & NPU_SYN_INHIBITORY);
+        npu_net_free(ref);
+        npu_net_free(par);
+        npu_net_free(dflt);
+    }
+}
+
 /* random probability: about p*S*T synapses, no repeats, deterministic for a
  * seed, different for another. */
 static void test_random_probability(void **state)
@@ -633,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_one_to_one),
         cmocka_unit_test(test_projector),
         cmocka_unit_test(test_random_fanout),
+        cmocka_unit_test(test_random_fanout_threads),
         cmocka_unit_test(test_random_probability),
         cmocka_unit_test(test_file_rule),
         cmocka_unit_test(test_file_rule_errors),
