@@ -16,6 +16,12 @@
  *   the bytes of the sums that propagation touches at random.  Step 6 adds
  *   units * 65536 to the int64 sum (stimuli and divided contributions) mod
  *   2^64, which is exactly the int64 sum of everything.
+ * - Where the tighter bound of npu_fx_units_tag_shift holds too (the usual
+ *   case), the units are tagged as on the GPU: each event adds 2^k + c, so
+ *   the word is non-zero exactly when the neuron was touched and its low k
+ *   bits, signed, are the sum.  Propagation then sets no candidate bit;
+ *   step 6 ORs each word's non-zero lanes into the bitmap (the next
+ *   burst's reset needs the whole set).
  * - Step 6 walks the candidate bitmap in id order, so the fire queue comes
  *   out already ordered by id (step 7 needs no sort), and mp, countdown and
  *   cfc are read in ascending order instead of at random.
@@ -149,7 +155,12 @@ struct cpu_backend {
                                     * narrow, the sums hold only stimuli and divided
                                     * contributions, so most words' are all zero) */
     bool narrow;                   /* uniform contributions go to units, not sum */
-    bool units_off;                /* NPUSIM_CPU_UNITS=off: never narrow (for the tests) */
+    uint32_t units_k;              /* with narrow: 0, or the tag shift of tagged units (each
+                                    * event adds 2^k + c, npu_fx_units_tag_shift), which say
+                                    * "touched" themselves, so no candidate bit is set */
+    uint32_t units_mask, units_sign;   /* a units word's value: ((u & mask) ^ sign) - sign */
+    int units_mode;                /* NPUSIM_CPU_UNITS: 0 auto, 1 off (int64 only), 2 int32
+                                    * (never tagged), for the tests */
     dynamics_word_fn *dynamics_word;   /* dynamics_word_c or a vector version */
     uint64_t *cand[2];             /* candidate bitmaps of the even and odd bursts */
     uint64_t *no_acc;              /* bitmap: the neuron's area does not accumulate (step 1
@@ -208,9 +219,13 @@ static void barrier_wait(struct barrier *b)
 
 /* A candidate's FCL sum: the int64 part plus the units part * 65536, mod
  * 2^64 as the int64 sum itself would wrap. */
-static inline int64_t fcl_total(int64_t sum, int32_t units)
+/* The int64 sum of a neuron's input: its int64 sum plus its units word's
+ * value (the word itself, or a tagged word's low bits as a signed number:
+ * mask and sign from c->units_mask, c->units_sign) times 65536, mod 2^64. */
+static inline int64_t fcl_total(int64_t sum, int32_t units, uint32_t mask, uint32_t sign)
 {
-    return (int64_t)((uint64_t)sum + (uint64_t)((int64_t)units * NPU_Q_ONE));
+    int32_t v = (int32_t)(((uint32_t)units & mask) ^ sign) - (int32_t)sign;
+    return (int64_t)((uint64_t)sum + (uint64_t)((int64_t)v * NPU_Q_ONE));
 }
 
 static inline void fcl_add(uint64_t *sum, uint8_t *sum_live, uint64_t *cand, uint32_t id,
@@ -253,6 +268,25 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
         end = row_lower_bound(tgt, e, end, hi);
     bool uniform = a->psp_uniform || k <= 1;
 
+    if (c->narrow && uniform && c->units_k) {
+        /* tagged: one add per event and no candidate bit (step 6 reads
+         * "touched" from the word) */
+        int32_t *units = c->units;
+        uint32_t mp_psp = a->mp_driven_psp ? npu_fx_psp_from_mp(fire_mp) : 0;
+        const uint32_t tag = UINT32_C(1) << c->units_k;
+        for (; e < end; e++) {
+            if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
+                __builtin_prefetch(&units[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
+            uint32_t t = tgt[e];
+            uint32_t w = wp[e];
+            uint32_t psp = a->mp_driven_psp ? mp_psp : w >> 8;
+            uint32_t mag = (w & 0xff) * psp;
+            uint32_t add = tag + ((t & NPU_SYN_INHIBITORY) ? 0u - mag : mag);
+            uint32_t id = t & NPU_SYN_TARGET_MASK;
+            units[id] = (int32_t)((uint32_t)units[id] + add);
+        }
+        return;
+    }
     if (c->narrow && uniform) {
         /* c = type * weight * psp_used, in units of 65536 */
         int32_t *units = c->units;
@@ -293,6 +327,24 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
                                         a->psp_uniform, k);
         fcl_add(sum, c->sum_live, cand, t & NPU_SYN_TARGET_MASK, q);
     }
+}
+
+/* Bit k set where u[k] != 0, for a word of 64 lanes: the compares as a
+ * loop of bytes the compiler vectorises, then 8 flags at a time into 8
+ * bits by one multiply (each 0/1 byte lands in its own bit of the top
+ * byte; no two partial products meet). */
+static inline uint64_t nonzero_lanes(const int32_t *u)
+{
+    uint8_t nz[WORD_BITS];
+    for (uint32_t k = 0; k < WORD_BITS; k++)
+        nz[k] = u[k] != 0;
+    uint64_t m = 0;
+    for (uint32_t j = 0; j < WORD_BITS; j += 8) {
+        uint64_t x;
+        memcpy(&x, nz + j, sizeof(x));
+        m |= ((x * UINT64_C(0x0102040810204080)) >> 56) << j;
+    }
+    return m;
 }
 
 /* Step 6 for one candidate; returns 1 when it fires. */
@@ -385,6 +437,7 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
     const uint32_t refr_snooze = min_u32((uint32_t)a->refractory + a->snooze, UINT16_MAX);
     const float exc = a->excitability;
     const uint32_t always = exc >= 0.999f, draw = !always & (exc > 0.0f);
+    const uint32_t umask = c->units_mask, usign = c->units_sign;
     uint32_t is_cand[WORD_BITS];
 
     const uint32_t lo_bits = (uint32_t)bits, hi_bits = (uint32_t)(bits >> 32);
@@ -397,7 +450,7 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
         uint32_t on = is_cand[k];
         int64_t q = live ? (int64_t)sum[k] : 0;
         int32_t u = units[k];
-        float cand = npu_fx_to_float(fcl_total(q, u));
+        float cand = npu_fx_to_float(fcl_total(q, u, umask, usign));
         if (live)
             sum[k] = (uint64_t)sel_i64(on, 0, q);
         units[k] = (int32_t)sel_u(on, 0u, (uint32_t)u);
@@ -580,6 +633,12 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
     for (uint32_t wd = lo / WORD_BITS; wd < (hi + WORD_BITS - 1) / WORD_BITS; wd++) {
         uint64_t reset = c->no_acc ? prev_cand[wd] & c->no_acc[wd] : 0, bits = cand[wd];
         prev_cand[wd] = 0;   /* it is the bitmap of the next burst */
+        if (c->units_k) {
+            /* tagged units set no bits: a word that is not zero was
+             * touched; the next burst's reset needs the whole set */
+            bits |= nonzero_lanes(c->units + wd * WORD_BITS);
+            cand[wd] = bits;
+        }
         while (reset) {
             c->mp[wd * WORD_BITS + (uint32_t)__builtin_ctzll(reset)] = 0.0f;
             reset &= reset - 1;
@@ -623,7 +682,8 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 area_end = net->areas[area].base + net->areas[area].count;
             }
             float fmp;
-            int64_t s = fcl_total(live ? (int64_t)c->sum[i] : 0, c->units[i]);
+            int64_t s = fcl_total(live ? (int64_t)c->sum[i] : 0, c->units[i], c->units_mask,
+                                  c->units_sign);
             if (live)
                 c->sum[i] = 0;
             c->units[i] = 0;
@@ -926,7 +986,8 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
     }
     /* The bound is a pass over the synapses (about 0.3 s at 100M). */
     c->narrow = false;
-    if (!c->units_off) {
+    c->units_k = 0;
+    if (c->units_mode != 1) {
         struct npu_units_bound ub;
         int rc = npu_net_units_bound(net, &ub, err);
         if (rc) {
@@ -934,7 +995,12 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
             return rc;
         }
         c->narrow = npu_fx_units_fit_int32(&ub);
+        if (c->narrow && c->units_mode == 0)
+            c->units_k = npu_fx_units_tag_shift(&ub);
     }
+    /* the identity for plain int32 units */
+    c->units_mask = c->units_k ? (UINT32_C(1) << c->units_k) - 1 : UINT32_MAX;
+    c->units_sign = c->units_k ? UINT32_C(1) << (c->units_k - 1) : 0;
     int rc;
     c->prefetch_sums = n * (c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) > PREFETCH_SUMS_BYTES;
     rc = start_workers(c, net->n_neurons, err);
@@ -1001,13 +1067,16 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
         return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_DENSE is '%s', not always or never",
                            dense);
     }
-    /* NPUSIM_CPU_UNITS=off sums everything in int64, so the engine tests
-     * hold that path to every rule as well. */
+    /* NPUSIM_CPU_UNITS=off sums everything in int64, =int32 in plain int32
+     * units (never tagged), so the engine tests hold each path to every
+     * rule as well. */
     const char *units = getenv("NPUSIM_CPU_UNITS");
-    c->units_off = units && strcmp(units, "off") == 0;
-    if (units && *units && !c->units_off) {
+    c->units_mode = !units || !*units ? 0 : strcmp(units, "off") == 0 ? 1
+                  : strcmp(units, "int32") == 0 ? 2 : -1;
+    if (c->units_mode < 0) {
         free(c);
-        return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_UNITS is '%s', not off", units);
+        return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_UNITS is '%s', not off or int32",
+                           units);
     }
     snprintf(c->base.device, sizeof(c->base.device), "host CPU (reference)");
     *out = &c->base;

@@ -1728,12 +1728,13 @@ int main(void)
         cmocka_unit_test(test_reference_model),
     };
     /* Step 6 has two paths (a candidate at a time, or a whole bitmap word
-     * in vector code) and the FCL two ways of summing (int64 only, or
-     * uniform synaptic input in int32 units where it provably fits); each
-     * combination must meet every rule on its own, and so must the
-     * automatic choice. */
+     * in vector code) and the FCL three ways of summing (int64 only,
+     * uniform synaptic input in int32 units where it provably fits, or in
+     * tagged int32 units that mark candidates themselves, the default
+     * where their tighter bound holds); each combination must meet every
+     * rule on its own, and so must the automatic choice. */
     static const char *const modes[] = { "never", "always" };
-    static const char *const units[] = { "", "off" };
+    static const char *const units[] = { "", "off", "int32" };
     int failed = 0;
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
         for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
