@@ -126,6 +126,12 @@ struct npu_backend_ops {
      * executing the batches collected so far, from its own timestamps;
      * negative when the device cannot tell. */
     double (*device_seconds)(struct npu_backend *be);
+    /* Optional (NULL: the backend holds only ordinary host memory, which
+     * the process's RSS counts): bytes allocated through the device's API
+     * now, in device-local memory and in host-visible memory (upload and
+     * readback buffers).  Nothing is freed before destroy or the next
+     * upload, so after a run this is its peak. */
+    void (*memory)(struct npu_backend *be, uint64_t *device_local, uint64_t *host_visible);
 };
 
 struct npu_backend {

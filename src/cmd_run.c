@@ -248,6 +248,21 @@ static void print_json(const struct run_opts *o, const struct npu_scenario *scn,
         npu_jsonw_f64(&j, dev_s);
     else
         npu_jsonw_null(&j);
+    /* Memory allocated through the device's API (null on the CPU, whose
+     * memory is all in the process's RSS). */
+    uint64_t dev_local = 0, dev_host = 0;
+    if (be->ops->memory)
+        be->ops->memory((struct npu_backend *)be, &dev_local, &dev_host);
+    npu_jsonw_key(&j, "device_local_bytes");
+    if (be->ops->memory)
+        npu_jsonw_u64(&j, dev_local);
+    else
+        npu_jsonw_null(&j);
+    npu_jsonw_key(&j, "device_host_visible_bytes");
+    if (be->ops->memory)
+        npu_jsonw_u64(&j, dev_host);
+    else
+        npu_jsonw_null(&j);
     npu_jsonw_key(&j, "host_seconds");
     npu_jsonw_obj_begin(&j);
     npu_jsonw_key(&j, "stimuli"); npu_jsonw_f64(&j, st->inject_s);

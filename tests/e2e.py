@@ -134,6 +134,8 @@ def quickstart_json():
     check(d["status"] == "complete" and d["bursts"] == 200 and d["fires"] > 0,
           "run --json: complete, 200 bursts, some fires", out)
     check(d["trace"] == "q1.trace" and d["backend"] == "cpu", "run --json: trace and backend", out)
+    check(d.get("device_local_bytes", 0) is None and d.get("device_host_visible_bytes", 0) is None,
+          "run --json: no device memory on the CPU (null)", out)
     check(all(re.fullmatch(r"[0-9a-f]{16}", d[k]) for k in ("network_digest", "scenario_digest")),
           "run --json: digests are 16 hex digits", out)
     check([a["name"] for a in d["areas"]] == ["power", "retina", "v1", "motor"]

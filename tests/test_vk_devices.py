@@ -41,7 +41,12 @@ def main():
     # An explicit device index runs there, with validation.
     p = run(base + ["--backend=vulkan", "--validate", "--device=%d" % usable[0]["index"]])
     assert p.returncode == 0, p.stderr
-    assert json.loads(p.stdout)["backend"] == "vulkan"
+    d = json.loads(p.stdout)
+    assert d["backend"] == "vulkan"
+    # the device memory it reports holds at least the synapses (6 bytes
+    # each) and a state word per neuron, and the readback is host-visible
+    assert d["device_local_bytes"] >= 6 * d["synapses"] + 4 * d["neurons"], p.stdout
+    assert d["device_host_visible_bytes"] > 0, p.stdout
 
     # A device that does not exist: unavailable, with the count.
     p = run(base + ["--backend=vulkan", "--device=99"])

@@ -103,6 +103,13 @@ def bench_case(npusim, size, backend, trace, args, tmpdir):
         # candidates' by step 6 and the others' by being left as they are.
         "neuron_updates_per_second": last["neurons"] * med("bursts_per_second"),
         "peak_rss_bytes": max(r["peak_rss_bytes"] for r in runs),
+        # Memory the backend allocated through the device's API (None on
+        # the CPU): device-local (network and state) and host-visible
+        # (upload and readback buffers, pinned for the device).
+        "device_local_bytes": last.get("device_local_bytes"),
+        "device_host_visible_bytes": last.get("device_host_visible_bytes"),
+        "device_bytes_per_synapse": (last["device_local_bytes"] / last["synapses"])
+        if last.get("device_local_bytes") is not None and last["synapses"] else None,
         "trace_bytes_per_fire": (last["trace_bytes"] / last["fires"]) if trace and last["fires"] else None,
         "host_seconds": last["host_seconds"],
         "runs_seconds_per_burst": [r["wall_seconds"] / max(r["bursts"], 1) for r in runs],
@@ -143,9 +150,9 @@ def main():
         load = None
     results = {"npusim": npusim, "cpus": os.cpu_count(), "loadavg_before": load,
                "bursts": args.bursts, "reps": args.reps, "cases": []}
-    hdr = "%-5s %-7s %-5s %8s %10s %10s %10s %10s %9s %9s %8s %8s" % (
+    hdr = "%-5s %-7s %-5s %8s %10s %10s %10s %10s %9s %9s %8s %8s %8s %8s" % (
         "size", "backend", "trace", "build s", "per burst", "bursts/s", "events/s",
-        "updates/s", "fire %", "peak MiB", "B/syn", "B/fire")
+        "updates/s", "fire %", "peak MiB", "B/syn", "dev MiB", "dev B/syn", "B/fire")
     print(hdr)
     print("-" * len(hdr))
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -161,12 +168,15 @@ def main():
                     if "error" in r:
                         print("%-5s %-7s %-5s error: %s" % (size, backend, "on" if trace else "off", r["error"]))
                         continue
-                    print("%-5s %-7s %-5s %8.2f %10s %10.0f %10.3g %10.3g %9.2f %9.0f %8.2f %8s" % (
+                    dev = r["device_local_bytes"]
+                    print("%-5s %-7s %-5s %8.2f %10s %10.0f %10.3g %10.3g %9.2f %9.0f %8.2f %8s %8s %8s" % (
                         size, backend, "on" if trace else "off", r["build_seconds"],
                         fmt_time(r["seconds_per_burst"]), r["bursts_per_second"],
                         r["events_per_second"], r["neuron_updates_per_second"],
                         100 * r["firing_fraction"],
                         r["peak_rss_bytes"] / 2**20, bps,
+                        "%.0f" % (dev / 2**20) if dev is not None else "-",
+                        "%.2f" % r["device_bytes_per_synapse"] if dev is not None else "-",
                         "%.2f" % r["trace_bytes_per_fire"] if r["trace_bytes_per_fire"] else "-"),
                         flush=True)
     try:

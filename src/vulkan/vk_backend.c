@@ -1167,6 +1167,20 @@ static double vk_device_seconds(struct npu_backend *be_)
     return be->timestamps ? be->device_ns * 1e-9 : -1.0;
 }
 
+static void vk_memory(struct npu_backend *be_, uint64_t *device_local, uint64_t *host_visible)
+{
+    const struct vk_backend *be = to_vk(be_);
+    uint64_t dev = 0, host = 0;
+    for (int b = 0; b < N_DEVICE_BUFFERS; b++)
+        dev += be->buf[b].size;
+    for (int s = 0; s < N_SLOTS; s++) {
+        dev += be->slot[s].inject_dev.size;
+        host += be->slot[s].inject.size + be->slot[s].out.size;
+    }
+    *device_local = dev;
+    *host_visible = host;
+}
+
 const struct npu_backend_ops npu_backend_vulkan = {
     .name = "vulkan",
     .create = vk_create,
@@ -1178,4 +1192,5 @@ const struct npu_backend_ops npu_backend_vulkan = {
     .read_mp = vk_read_mp,
     .destroy = vk_destroy,
     .device_seconds = vk_device_seconds,
+    .memory = vk_memory,
 };
