@@ -1,7 +1,10 @@
 #include "net.h"
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mem.h"
 
@@ -75,19 +78,27 @@ int npu_net_alloc_arrays(struct npu_net *net, struct npu_err *err)
     return NPU_OK;
 }
 
-int npu_net_units_bound(const struct npu_net *net, struct npu_units_bound *b,
-                        struct npu_err *err)
+/* The bound's pass splits the synapses over threads from this many on (at
+ * 1B synapses the fan-in counts no longer fit a core's cache and the pass
+ * took 8 s on one thread), each thread counting its sources' synapses into
+ * a fan-in array of its own; the counts are then summed.  The result does
+ * not depend on the split. */
+#define BOUND_THREADS_MIN_SYNAPSES (UINT64_C(1) << 22)
+#define MAX_BOUND_THREADS 4
+
+struct bound_job {
+    const struct npu_net *net;
+    uint32_t s0, s1;        /* sources */
+    uint16_t *fanin;        /* [n_neurons], saturating */
+    uint32_t units;
+};
+
+static void *bound_run(void *arg)
 {
-    *b = (struct npu_units_bound){ 0 };
-    /* 16 bits, saturating: 2 MB at 1M neurons stays in cache, and no bound
-     * that any backend accepts needs a larger count */
-    uint16_t *fanin = calloc(net->n_neurons ? net->n_neurons : 1, sizeof(*fanin));
-    if (!fanin)
-        return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the fan-in of %u neurons",
-                           net->n_neurons);
-    uint16_t most = 0;
+    struct bound_job *j = arg;
+    const struct npu_net *net = j->net;
     uint32_t units = 0;
-    for (uint32_t s = 0; s < net->n_neurons; s++) {
+    for (uint32_t s = j->s0; s < j->s1; s++) {
         const struct npu_area *a = &net->areas[net->area_of[s]];
         uint32_t e = net->syn_off[s], end = net->syn_off[s + 1];
         if (!a->psp_uniform && end - e > 1)
@@ -96,14 +107,75 @@ int npu_net_units_bound(const struct npu_net *net, struct npu_units_bound *b,
             uint32_t wp = net->syn_wp[e];
             uint32_t u = (wp & 0xffu) * (a->mp_driven_psp ? 255u : wp >> 8);
             units = u > units ? u : units;
-            uint16_t *f = &fanin[net->syn_target[e] & NPU_SYN_TARGET_MASK];
+            uint16_t *f = &j->fanin[net->syn_target[e] & NPU_SYN_TARGET_MASK];
             if (*f < UINT16_MAX)
                 ++*f;
-            most = *f > most ? *f : most;
         }
     }
-    free(fanin);
-    b->max_fanin = most == UINT16_MAX ? NPU_FANIN_SATURATED : most;
+    j->units = units;
+    return NULL;
+}
+
+/* The first source whose synapses start at or after synapse k. */
+static uint32_t source_at(const struct npu_net *net, uint64_t k)
+{
+    uint32_t lo = 0, hi = net->n_neurons;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (net->syn_off[mid] < k)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+int npu_net_units_bound(const struct npu_net *net, struct npu_units_bound *b,
+                        struct npu_err *err)
+{
+    *b = (struct npu_units_bound){ 0 };
+    size_t n = net->n_neurons ? net->n_neurons : 1;
+    long cpus = net->n_synapses >= BOUND_THREADS_MIN_SYNAPSES ? sysconf(_SC_NPROCESSORS_ONLN) : 1;
+    uint32_t nt = cpus > MAX_BOUND_THREADS ? MAX_BOUND_THREADS : cpus > 1 ? (uint32_t)cpus : 1;
+    struct bound_job job[MAX_BOUND_THREADS] = { { 0 } };
+    /* 16 bits, saturating: 2 MB at 1M neurons, and no bound that any
+     * backend accepts needs a larger count; fewer threads if memory is
+     * short */
+    for (uint32_t t = 0; t < nt; t++)
+        if (!(job[t].fanin = calloc(n, sizeof(uint16_t)))) {
+            if (t == 0)
+                return npu_err_set(err, NPU_E_RESOURCE,
+                                   "out of memory for the fan-in of %u neurons", net->n_neurons);
+            nt = t;
+        }
+    pthread_t th[MAX_BOUND_THREADS];
+    bool started[MAX_BOUND_THREADS] = { false };
+    for (uint32_t t = 0; t < nt; t++) {
+        job[t].net = net;
+        job[t].s0 = source_at(net, net->n_synapses * t / nt);
+        job[t].s1 = t + 1 == nt ? net->n_neurons : source_at(net, net->n_synapses * (t + 1) / nt);
+    }
+    for (uint32_t t = 1; t < nt; t++)
+        started[t] = pthread_create(&th[t], NULL, bound_run, &job[t]) == 0;
+    bound_run(&job[0]);
+    for (uint32_t t = 1; t < nt; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            bound_run(&job[t]);   /* no thread: this one does it */
+    }
+    uint32_t most = 0, units = 0;
+    for (uint32_t t = 0; t < nt; t++)
+        units = job[t].units > units ? job[t].units : units;
+    for (size_t i = 0; i < net->n_neurons; i++) {
+        uint32_t f = 0;
+        for (uint32_t t = 0; t < nt; t++)
+            f += job[t].fanin[i];
+        most = f > most ? f : most;
+    }
+    for (uint32_t t = 0; t < nt; t++)
+        free(job[t].fanin);
+    b->max_fanin = most >= UINT16_MAX ? NPU_FANIN_SATURATED : most;
     b->max_units = units;
     return NPU_OK;
 }

@@ -535,6 +535,42 @@ static void test_units_bound(void **state)
     free(many);
 }
 
+/* The bound's pass over threads (from 4M synapses on): each thread counts
+ * its sources into its own array and the counts are summed, so a fan-in
+ * split across threads is whole, saturation still starts at 65535, and the
+ * largest weight * psp may come from any thread's part. */
+static void test_units_bound_threads(void **state)
+{
+    (void)state;
+    const uint32_t n_src = 71000, x = n_src, rot = 200;
+    struct npu_area a[2] = { area_at(0, n_src), area_at(n_src, 1 + rot) };
+    const uint32_t x_counts[] = { 65534, 65535 };
+    for (int c = 0; c < 2; c++) {
+        uint64_t n_syn = (uint64_t)n_src * 59 + x_counts[c];
+        struct syn *syn = calloc(n_syn, sizeof(*syn));
+        assert_non_null(syn);
+        uint64_t k = 0;
+        for (uint32_t s = 0; s < n_src; s++) {
+            /* the sources before x_counts[c] feed x, which lies in both halves */
+            if (s < x_counts[c])
+                syn[k++] = (struct syn){ .s = s, .t = x, .w = 1, .psp = 1 };
+            for (uint32_t j = 0; j < 59; j++)
+                syn[k++] = (struct syn){ .s = s, .t = x + 1 + (s + j) % rot, .w = 1, .psp = 1 };
+        }
+        syn[k - 1].w = 200;   /* the last source's: in the last thread's part */
+        syn[k - 1].psp = 100;
+        assert_true(k == n_syn && n_syn >= (UINT64_C(1) << 22));
+        struct npu_net *net = build(a, 2, syn, n_syn);
+        struct npu_units_bound b;
+        struct npu_err err;
+        assert_int_equal(npu_net_units_bound(net, &b, &err), NPU_OK);
+        assert_int_equal(b.max_fanin, c == 0 ? 65534 : NPU_FANIN_SATURATED);
+        assert_int_equal(b.max_units, 200 * 100);
+        npu_net_free(net);
+        free(syn);
+    }
+}
+
 /* Tagged 32-bit sums (the Vulkan units): for each bound, every count of
  * events from 1 to the fan-in and every sum they can make within
  * +-count * units must come back exactly from the uint32 total, touched
@@ -1703,6 +1739,7 @@ int main(void)
         cmocka_unit_test(test_fcl_exact_integer_sum),
         cmocka_unit_test(test_fcl_units_edge),
         cmocka_unit_test(test_units_bound),
+        cmocka_unit_test(test_units_bound_threads),
         cmocka_unit_test(test_units_tag),
         cmocka_unit_test(test_fcl_int64_to_float_rounding),
         cmocka_unit_test(test_candidate_with_zero_sum),
