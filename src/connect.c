@@ -44,17 +44,63 @@ static int reserve(struct npu_conn_out *o, uint64_t n, size_t *cap, struct npu_e
     return NPU_OK;
 }
 
-/* LSD radix sort, 8 bits a pass, skipping passes where every key shares
- * the digit (target ids of one area rarely use the top byte).  tmp holds n. */
+static void insertion_sort(uint32_t *v, uint32_t n)
+{
+    for (uint32_t i = 1; i < n; i++) {
+        uint32_t x = v[i], j = i;
+        for (; j > 0 && v[j - 1] > x; j--)
+            v[j] = v[j - 1];
+        v[j] = x;
+    }
+}
+
+/* Up to this many keys, sort_u32 distributes them into buckets by their top
+ * bits and then insertion-sorts (few inversions are left): for a row's 100
+ * random targets that is about a third of the work of the radix passes,
+ * whose 256 counters per pass cost more than the keys. */
+#define BUCKET_SORT_MAX 1024u
+
+/* The keys by their top bits into at least n buckets (a power of two),
+ * stably, so only keys of the same bucket can be out of order; then an
+ * insertion sort.  n <= BUCKET_SORT_MAX; tmp holds n. */
+static void bucket_sort(uint32_t *v, uint32_t n, uint32_t *tmp)
+{
+    uint32_t most = 0;
+    for (uint32_t i = 0; i < n; i++)
+        most = v[i] > most ? v[i] : most;
+    uint32_t bits = 0, nb = 1;
+    while (nb < n) {
+        nb <<= 1;
+        bits++;
+    }
+    uint32_t width = 0;   /* significant bits of the largest key */
+    while (width < 32 && (most >> width) != 0)
+        width++;
+    uint32_t shift = width > bits ? width - bits : 0;
+    uint32_t count[BUCKET_SORT_MAX + 1];
+    memset(count, 0, (nb + 1) * sizeof(count[0]));
+    for (uint32_t i = 0; i < n; i++)
+        count[(v[i] >> shift) + 1]++;
+    for (uint32_t d = 0; d < nb; d++)
+        count[d + 1] += count[d];
+    for (uint32_t i = 0; i < n; i++)
+        tmp[count[v[i] >> shift]++] = v[i];
+    memcpy(v, tmp, n * sizeof(*v));
+    insertion_sort(v, n);
+}
+
+/* Ascending.  Few keys: insertion sort; up to BUCKET_SORT_MAX: buckets;
+ * more: LSD radix sort, 8 bits a pass, skipping passes where every key
+ * shares the digit (target ids of one area rarely use the top byte).  tmp
+ * holds n. */
 static void sort_u32(uint32_t *v, uint32_t n, uint32_t *tmp)
 {
     if (n <= 32) {
-        for (uint32_t i = 1; i < n; i++) {
-            uint32_t x = v[i], j = i;
-            for (; j > 0 && v[j - 1] > x; j--)
-                v[j] = v[j - 1];
-            v[j] = x;
-        }
+        insertion_sort(v, n);
+        return;
+    }
+    if (n <= BUCKET_SORT_MAX) {
+        bucket_sort(v, n, tmp);
         return;
     }
     uint32_t *src = v, *dst = tmp;

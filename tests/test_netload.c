@@ -257,6 +257,32 @@ static void test_random_fanout(void **state)
     }
 }
 
+/* random fanout into a large area: every sort of the sparse path (33 to
+ * 1024 targets by buckets, more by radix passes) gives distinct targets
+ * in the area, ascending. */
+static void test_random_fanout_sorts(void **state)
+{
+    (void)state;
+    const uint32_t fanouts[] = { 33, 100, 1024, 1025, 2400 };
+    char text[512];
+    for (size_t f = 0; f < sizeof(fanouts) / sizeof(fanouts[0]); f++) {
+        snprintf(text, sizeof(text),
+                 "[network]\nseed = 9\n[area a]\nsize = 5x1x1\n[area b]\nsize = 100x100x1\n"
+                 "[connect a -> b]\nrule = random\nfanout = %u\nweight = 1\npsp = 1\n",
+                 fanouts[f]);
+        struct npu_net *net = load_ok(text);
+        assert_int_equal(net->n_synapses, 5 * fanouts[f]);
+        assert_csr_sorted(net);
+        for (uint32_t s = 0; s < 5; s++)
+            for (uint32_t e = net->syn_off[s]; e < net->syn_off[s + 1]; e++) {
+                assert_true(tgt(net, e) >= 5 && tgt(net, e) < 10005);
+                if (e > net->syn_off[s])
+                    assert_true(tgt(net, e - 1) < tgt(net, e));
+            }
+        npu_net_free(net);
+    }
+}
+
 /* The fanout rule is generated over threads from 4M synapses on (each
  * source writes its own slice), and a network of one connection takes the
  * generated arrays over instead of copying them: the same synapses as one
@@ -667,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_projector),
         cmocka_unit_test(test_random_fanout),
         cmocka_unit_test(test_random_fanout_threads),
+        cmocka_unit_test(test_random_fanout_sorts),
         cmocka_unit_test(test_random_probability),
         cmocka_unit_test(test_file_rule),
         cmocka_unit_test(test_file_rule_errors),
