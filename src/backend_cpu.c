@@ -268,29 +268,15 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
         end = row_lower_bound(tgt, e, end, hi);
     bool uniform = a->psp_uniform || k <= 1;
 
-    if (c->narrow && uniform && c->units_k) {
-        /* tagged: one add per event and no candidate bit (step 6 reads
-         * "touched" from the word) */
-        int32_t *units = c->units;
-        uint32_t mp_psp = a->mp_driven_psp ? npu_fx_psp_from_mp(fire_mp) : 0;
-        const uint32_t tag = UINT32_C(1) << c->units_k;
-        for (; e < end; e++) {
-            if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
-                __builtin_prefetch(&units[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
-            uint32_t t = tgt[e];
-            uint32_t w = wp[e];
-            uint32_t psp = a->mp_driven_psp ? mp_psp : w >> 8;
-            uint32_t mag = (w & 0xff) * psp;
-            uint32_t add = tag + ((t & NPU_SYN_INHIBITORY) ? 0u - mag : mag);
-            uint32_t id = t & NPU_SYN_TARGET_MASK;
-            units[id] = (int32_t)((uint32_t)units[id] + add);
-        }
-        return;
-    }
     if (c->narrow && uniform) {
-        /* c = type * weight * psp_used, in units of 65536 */
+        /* c = type * weight * psp_used, in units of 65536.  Tagged units
+         * (units_k) add 2^k as well and need no candidate bit: step 6
+         * reads "touched" from the word.  (GCC unswitches the loop on
+         * mark.) */
         int32_t *units = c->units;
         uint32_t mp_psp = a->mp_driven_psp ? npu_fx_psp_from_mp(fire_mp) : 0;
+        const uint32_t tag = c->units_k ? UINT32_C(1) << c->units_k : 0;
+        const bool mark = c->units_k == 0;
         for (; e < end; e++) {
             if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
                 __builtin_prefetch(&units[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
@@ -300,9 +286,10 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
             uint32_t mag = (w & 0xff) * psp;
             uint32_t id = t & NPU_SYN_TARGET_MASK;
             /* unsigned: no overflow by the bound, and none to be undefined */
-            uint32_t add = (t & NPU_SYN_INHIBITORY) ? 0u - mag : mag;
+            uint32_t add = tag + ((t & NPU_SYN_INHIBITORY) ? 0u - mag : mag);
             units[id] = (int32_t)((uint32_t)units[id] + add);
-            cand[id / WORD_BITS] |= UINT64_C(1) << (id % WORD_BITS);
+            if (mark)
+                cand[id / WORD_BITS] |= UINT64_C(1) << (id % WORD_BITS);
         }
         return;
     }
