@@ -240,14 +240,8 @@ static void *fanout_run(void *arg)
  * caller generates in one thread instead. */
 static bool fanout_parallel(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index,
                             const struct npu_area *A, const struct npu_area *B, uint32_t inh,
-                            uint16_t wp, struct npu_conn_out *o)
+                            uint16_t wp, struct npu_conn_out *o, long cpus)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    /* NPUSIM_GEN_THREADS=N: a testing knob (1 to MAX_GEN_THREADS), so the
-     * tests compare the threaded result with the one-thread one */
-    const char *env = getenv("NPUSIM_GEN_THREADS");
-    if (env && atoi(env) >= 1)
-        cpus = atoi(env);
     uint32_t nt = cpus > MAX_GEN_THREADS ? MAX_GEN_THREADS : cpus > 1 ? (uint32_t)cpus : 1;
     if (nt < 2 || (uint64_t)A->count * sp->fanout < GEN_THREADS_MIN_SYNAPSES)
         return false;
@@ -323,8 +317,20 @@ static int gen_rule(const struct npu_net *net, const struct npu_conn_spec *sp, u
      * of growing (and copying) them by doubling. */
     if (sp->rule != NPU_RULE_RANDOM || sp->probability == 0.0)
         rc = reserve(o, npu_connect_estimate(net, sp), &cap, err);
+    /* NPUSIM_GEN_THREADS=N: a testing knob (1 to MAX_GEN_THREADS), so the
+     * tests compare the threaded result with the one-thread one */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    const char *env = getenv("NPUSIM_GEN_THREADS");
+    if (!rc && env && *env) {
+        char *end;
+        long v = strtol(env, &end, 10);
+        if (*end != '\0' || v < 1 || v > MAX_GEN_THREADS)
+            rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_GEN_THREADS is '%.40s', not a number "
+                             "from 1 to %d", env, MAX_GEN_THREADS);
+        cpus = v;
+    }
     if (!rc && sp->rule == NPU_RULE_RANDOM && sp->probability == 0.0 &&
-        fanout_parallel(sp, seed, index, A, B, inh, wp, o)) {
+        fanout_parallel(sp, seed, index, A, B, inh, wp, o, cpus)) {
         free(buf);
         free(tmp);
         return NPU_OK;

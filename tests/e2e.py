@@ -148,6 +148,25 @@ def quickstart_json():
 
 
 @case
+def testing_knobs_refuse_bad_values():
+    # the environment's testing knobs take only their documented values:
+    # anything else is a usage error that names the variable
+    for var, bad in (("NPUSIM_CPU_DENSE", "sometimes"), ("NPUSIM_CPU_UNITS", "int16"),
+                     ("NPUSIM_CPU_ISA", "sse9"), ("NPUSIM_GEN_THREADS", "0"),
+                     ("NPUSIM_GEN_THREADS", "2x")):
+        old = os.environ.get(var)
+        os.environ[var] = bad
+        try:
+            rc, out, err = npusim("run", QUICK, "--no-trace", "--backend=cpu")
+        finally:
+            if old is None:
+                del os.environ[var]
+            else:
+                os.environ[var] = old
+        check(rc == 2 and var in err, f"{var}={bad}: exit 2 naming it", f"exit {rc}: {err}")
+
+
+@case
 def quickstart_quiet_and_repeatable():
     rc, out, err = npusim("run", QUICK, "--out=q2.trace", "--backend=cpu", "--quiet")
     check(rc == 0 and out == "", "run --quiet: exit 0, nothing on stdout", out + err)
