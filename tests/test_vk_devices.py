@@ -47,6 +47,12 @@ def main():
     # each) and a state word per neuron, and the readback is host-visible
     assert d["device_local_bytes"] >= 6 * d["synapses"] + 4 * d["neurons"], p.stdout
     assert d["device_host_visible_bytes"] > 0, p.stdout
+    # a bad value of the tagged sums' knob is a usage error naming it
+    p = run(base + ["--backend=vulkan"], env={"NPUSIM_VK_UNITS": "sometimes"})
+    assert p.returncode == 2 and "NPUSIM_VK_UNITS" in p.stderr, (p.returncode, p.stderr)
+    for mode in ("on", "off", "auto"):
+        p = run(base + ["--backend=vulkan"], env={"NPUSIM_VK_UNITS": mode})
+        assert p.returncode == 0, (mode, p.stderr)
 
     # A device that does not exist: unavailable, with the count.
     p = run(base + ["--backend=vulkan", "--device=99"])
