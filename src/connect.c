@@ -235,9 +235,10 @@ static void *fanout_run(void *arg)
 }
 
 /* The fanout rule over threads (GEN_THREADS_MIN_SYNAPSES); the output is
- * already reserved for A->count * fanout synapses.  Returns false, having
- * written nothing, when threads or their buffers are not to be had, so the
- * caller generates in one thread instead. */
+ * already reserved for A->count * fanout synapses.  Returns false when
+ * threads or their buffers are not to be had (or the rule is too small to
+ * split); the caller then generates in one thread, which overwrites
+ * whatever the threads that did start wrote. */
 static bool fanout_parallel(const struct npu_conn_spec *sp, uint64_t seed, uint32_t index,
                             const struct npu_area *A, const struct npu_area *B, uint32_t inh,
                             uint16_t wp, struct npu_conn_out *o, long cpus)
