@@ -52,6 +52,15 @@
  * size, off never. */
 #define UNITS_MAX_NEURONS 4000000u
 
+/* Mesa's llvmpipe (lavapipe) ends every loop of a shader invocation once
+ * the invocation has run this many loop iterations in all (gallivm's
+ * LP_MAX_TGSI_LOOP_ITERATIONS, 65535, shared by all its loops), without an
+ * error: the kernels' grid-stride loops would silently stop short.  On that
+ * driver the backend bounds each invocation's iterations for the worst
+ * case and refuses what could go over, with some room for the loops the
+ * estimate simplifies. */
+#define LLVMPIPE_LOOP_LIMIT 60000u
+
 /* Dense kernels run when count * 256 >= n * ratio (shaders/common.glsl). */
 #define DEFAULT_PROP_RATIO 128u  /* half the neurons fired */
 #define DEFAULT_DYN_RATIO 64u    /* a quarter are candidates */
@@ -117,6 +126,9 @@ struct vk_backend {
     bool cand_bits;           /* candidates in CAND_BITS, not CAND_STAMP */
     int units_force;          /* NPUSIM_VK_UNITS: 1 on, -1 off, 0 by size and bound */
     uint32_t units_k;         /* push constant: tagged units shift, 0 when not used */
+    bool loop_limited;        /* the driver cuts loops short (LLVMPIPE_LOOP_LIMIT) */
+    uint64_t fill_iters;      /* worst-case loop iterations of a fill.comp invocation
+                               * before its stimuli (checked per burst) */
 
     /* Device timestamps (docs/vulkan.md, "Measuring"). */
     bool timestamps;        /* the queue has them */
@@ -493,6 +505,41 @@ static int check_net(const struct npu_net *net, struct npu_err *err)
     return NPU_OK;
 }
 
+static uint64_t ceil_div(uint64_t a, uint64_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* The most loop iterations one invocation of each kernel can run on this
+ * network with the chosen grids, every neuron firing (the worst case):
+ * fill.comp without its stimuli (the compaction's blocks, the candidate
+ * clear, the sparse or the dense propagation of rows of up to max_deg
+ * synapses), and dyn.comp.  Only for llvmpipe (LLVMPIPE_LOOP_LIMIT). */
+static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
+                            struct npu_err *err)
+{
+    uint64_t n = net->n_neurons, max_deg = 0;
+    for (uint32_t s = 0; s < net->n_neurons; s++)
+        max_deg = npu_net_outdeg(net, s) > max_deg ? npu_net_outdeg(net, s) : max_deg;
+    uint64_t fg = be->fill_groups, blocks = be->fire_blocks;
+    uint64_t compact = ceil_div(blocks, fg) * (6 + 32 + NPU_FIRE_BLOCK / NPU_WG + 2);
+    uint64_t clear = ceil_div(ceil_div(n, 32), fg * NPU_WG);
+    uint64_t lanes_per_group = NPU_WG / NPU_PROP_LANES;
+    uint64_t sparse = ceil_div(n, fg * lanes_per_group) * (1 + ceil_div(max_deg, NPU_PROP_LANES));
+    uint64_t dense = ceil_div(n, fg * NPU_WG) * (1 + max_deg);
+    be->fill_iters = compact + clear + (sparse > dense ? sparse : dense);
+    uint64_t dyn = ceil_div(n, (uint64_t)be->dyn_groups * NPU_WG) + 2 * ceil_div(blocks, NPU_WG) + 12;
+    if (be->fill_iters > LLVMPIPE_LOOP_LIMIT || dyn > LLVMPIPE_LOOP_LIMIT)
+        return npu_err_set(err, NPU_E_RESOURCE,
+                           "vulkan: %s stops any shader loop after 65535 iterations, and with "
+                           "%u neurons (rows of up to %llu synapses) on grids of %u and %u "
+                           "workgroups one invocation could need %llu: too big for this device "
+                           "(use a GPU or --backend=cpu)", be->ctx.props.deviceName,
+                           net->n_neurons, (unsigned long long)max_deg, be->fill_groups,
+                           be->dyn_groups, (unsigned long long)(be->fill_iters > dyn ? be->fill_iters : dyn));
+    return NPU_OK;
+}
+
 static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
                      const struct npu_run_params *params, struct npu_err *err)
 {
@@ -648,6 +695,13 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
                              FILL_NEURONS_PER_GROUP);
     be->fill_groups = fg < be->fill_groups_max ? (fg ? fg : 1) : be->fill_groups_max;
     be->next_burst = 1;
+    be->loop_limited = be->ctx.props.vendorID == VK_VENDOR_ID_MESA &&
+                       strstr(be->ctx.props.deviceName, "llvmpipe") != NULL;
+    if (be->loop_limited) {
+        rc = check_loop_limit(be, net, err);
+        if (rc)
+            goto error;
+    }
     be->uploaded = true;
     free(areas);
     return NPU_OK;
@@ -911,6 +965,22 @@ static int write_stimuli(struct vk_backend *be, struct vk_slot *sl, const struct
         }
         st->range_count = nr - st->range_off;
         st->total = (uint32_t)total;
+        if (be->loop_limited) {
+            /* the stimuli's loop, with its search over the ranges */
+            uint64_t search = 1;
+            while ((UINT64_C(1) << search) <= st->range_count)
+                search++;
+            uint64_t it = be->fill_iters + ceil_div(total, (uint64_t)be->fill_groups * NPU_WG) *
+                                               (1 + search);
+            if (it > LLVMPIPE_LOOP_LIMIT)
+                return npu_err_set(err, NPU_E_RESOURCE,
+                                   "vulkan: %s stops any shader loop after 65535 iterations, "
+                                   "and burst %u's %llu stimuli could need %llu in one "
+                                   "invocation: too many for this device (use a GPU or "
+                                   "--backend=cpu)", be->ctx.props.deviceName,
+                                   in->first_burst + j, (unsigned long long)total,
+                                   (unsigned long long)it);
+        }
     }
     return NPU_OK;
 }
