@@ -125,6 +125,7 @@ struct vk_backend {
     const char *cand_mode;    /* NPUSIM_VK_CAND: "bits", "stamps" or NULL (by size) */
     bool cand_bits;           /* candidates in CAND_BITS, not CAND_STAMP */
     int units_force;          /* NPUSIM_VK_UNITS: 1 on, -1 off, 0 by size and bound */
+    bool block_slots;         /* NPUSIM_VK_FIRE_SLOTS=blocks (push constant) */
     uint32_t units_k;         /* push constant: tagged units shift, 0 when not used */
     bool loop_limited;        /* the driver cuts loops short (LLVMPIPE_LOOP_LIMIT) */
     uint64_t fill_iters;      /* worst-case loop iterations of a fill.comp invocation
@@ -327,6 +328,19 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
         goto error;
     }
     be->units_force = !units ? 0 : strcmp(units, "on") == 0 ? 1 : strcmp(units, "off") == 0 ? -1 : 0;
+    /* NPUSIM_VK_FIRE_SLOTS=blocks|single: fire slots from the blocks'
+     * counters, or from the burst's one counter (the default).  Removing
+     * the one counter took about 9 us off a 1M burst's dynamics on the
+     * H200 (docs/performance.md, "Attribution"); what the blocks' binary
+     * search costs the propagation has not been measured, so this stays
+     * a knob, off, until it is.  checkbackends runs both. */
+    const char *slots = getenv("NPUSIM_VK_FIRE_SLOTS");
+    if (slots && *slots && strcmp(slots, "blocks") != 0 && strcmp(slots, "single") != 0) {
+        rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_FIRE_SLOTS=%.40s: expected blocks or single",
+                         slots);
+        goto error;
+    }
+    be->block_slots = slots && strcmp(slots, "blocks") == 0;
     *out = &be->base;
     return NPU_OK;
 error:
@@ -751,6 +765,7 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .cand_bits = be->cand_bits,
         .units_k = be->units_k,
         .reset_idle = be->reset_idle,
+        .block_slots = be->block_slots,
         .prop_ratio = be->prop_ratio,
         .dyn_ratio = be->dyn_ratio,
         .group_cap = be->group_cap,
