@@ -527,8 +527,9 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
 /* The most loop iterations one invocation of each kernel can run on this
  * network with the chosen grids, every neuron firing (the worst case):
  * fill.comp without its stimuli (the compaction's blocks, the candidate
- * clear, the sparse or the dense propagation of rows of up to max_deg
- * synapses), and dyn.comp.  Only for llvmpipe (LLVMPIPE_LOOP_LIMIT). */
+ * clear, the sparse propagation of rows of up to max_deg synapses, with
+ * its search for each fire's block under block_slots, or the dense one),
+ * and dyn.comp.  Only for llvmpipe (LLVMPIPE_LOOP_LIMIT). */
 static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
                             struct npu_err *err)
 {
@@ -539,7 +540,11 @@ static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
     uint64_t compact = ceil_div(blocks, fg) * (6 + 32 + NPU_FIRE_BLOCK / NPU_WG + 2);
     uint64_t clear = ceil_div(ceil_div(n, 32), fg * NPU_WG);
     uint64_t lanes_per_group = NPU_WG / NPU_PROP_LANES;
-    uint64_t sparse = ceil_div(n, fg * lanes_per_group) * (1 + ceil_div(max_deg, NPU_PROP_LANES));
+    uint64_t search = 0;   /* block_slots: the binary search over the blocks per fire */
+    while (be->block_slots && (UINT64_C(1) << search) < blocks)
+        search++;
+    uint64_t sparse = ceil_div(n, fg * lanes_per_group) *
+                      (1 + search + ceil_div(max_deg, NPU_PROP_LANES));
     uint64_t dense = ceil_div(n, fg * NPU_WG) * (1 + max_deg);
     be->fill_iters = compact + clear + (sparse > dense ? sparse : dense);
     uint64_t dyn = ceil_div(n, (uint64_t)be->dyn_groups * NPU_WG) + 2 * ceil_div(blocks, NPU_WG) + 12;
