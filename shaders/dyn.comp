@@ -59,17 +59,9 @@ void setup_next(uint t)
         block[nb + g] = run;
         run += block_c[g];
     }
-    if (pc.block_slots != 0u) // uniform
-        barrier(); // s_sums[NPU_WG - 1] is the burst's fire count
     if (t == 0u) {
         uint p = pc.parity;
-        uint fc;
-        if (pc.block_slots != 0u) { // nobody counted into the one counter
-            fc = s_sums[NPU_WG - 1u];
-            ctl[CTL_FIRE_COUNT + p] = fc;
-        } else {
-            fc = atomicAdd(ctl[CTL_FIRE_COUNT + p], 0u);
-        }
+        uint fc = atomicAdd(ctl[CTL_FIRE_COUNT + p], 0u);
         // OUT is host memory: written, never read, since a read from the
         // device is a round trip over the bus.
         uint end = (pc.j == 0u ? 0u : ctl[NPU_CTL_OUT_END]) + fc;
@@ -128,20 +120,10 @@ void main()
         uint cnt = subgroupBallotBitCount(vote);
         if (cnt == 0u)
             continue;
-        // The subgroup's first slot: from the burst's one counter, or
-        // (block_slots) from its block's, which spreads the returning
-        // atomics over the blocks (the fire list then has a run per block
-        // at block * NPU_FIRE_BLOCK, which the propagation finds by the
-        // blocks' prefix sums).
         uint k0 = 0u;
         if (subgroupElect()) {
-            uint g = i / NPU_FIRE_BLOCK;
-            if (pc.block_slots != 0u) {
-                k0 = g * NPU_FIRE_BLOCK + atomicAdd(block[g], cnt);
-            } else {
-                k0 = atomicAdd(ctl[CTL_FIRE_COUNT + p], cnt);
-                atomicAdd(block[g], cnt);
-            }
+            k0 = atomicAdd(ctl[CTL_FIRE_COUNT + p], cnt);
+            atomicAdd(block[i / NPU_FIRE_BLOCK], cnt);
         }
         k0 = subgroupBroadcastFirst(k0);
         if (fired) {

@@ -134,25 +134,9 @@ void propagate_fires()
     }
     uint cnt = ctl[CTL_FIRE_COUNT + q];
     uint lane = gl_LocalInvocationID.x % NPU_PROP_LANES;
-    uint nb = fire_blocks();
     for (uint f = gl_WorkGroupID.x * PER_GROUP + gl_LocalInvocationID.x / NPU_PROP_LANES; f < cnt;
-         f += gl_NumWorkGroups.x * PER_GROUP) {
-        uint slot = f;
-        if (pc.block_slots != 0u) {
-            // the f-th fire lies in the last block whose prefix is <= f
-            // (that block is not empty), at its offset in the block's run
-            uint lo = 0u, hi = nb;
-            while (hi - lo > 1u) {
-                uint mid = (lo + hi) >> 1;
-                if (block[nb + mid] <= f)
-                    lo = mid;
-                else
-                    hi = mid;
-            }
-            slot = lo * NPU_FIRE_BLOCK + (f - block[nb + lo]);
-        }
-        propagate(fire_id[q * pc.n + slot], fire_mp[q * pc.n + slot], lane, NPU_PROP_LANES);
-    }
+         f += gl_NumWorkGroups.x * PER_GROUP)
+        propagate(fire_id[q * pc.n + f], fire_mp[q * pc.n + f], lane, NPU_PROP_LANES);
 }
 
 void main()

@@ -164,9 +164,7 @@ struct npu_gpu_push {
                             * 2^units_k + contribution; 0: to FCL like the rest */
     NPU_UINT reset_idle;   /* 1: some area does not accumulate, so the dynamics zero
                             * the mp of its neurons that are not candidates */
-    NPU_UINT block_slots;  /* 1: a fire's slot in FIRE_ID comes from its block's count
-                            * (block * NPU_FIRE_BLOCK + k) and the setup sums the
-                            * burst's fire count; 0: one counter hands out the slots */
+    NPU_UINT pad;
 };
 
 #ifndef VULKAN

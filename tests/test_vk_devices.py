@@ -63,12 +63,6 @@ def main():
     for mode in ("on", "off", "auto"):
         p = run(base + ["--backend=vulkan"], env={"NPUSIM_VK_UNITS": mode})
         assert p.returncode == 0, (mode, p.stderr)
-    # and of the fire slots' knob
-    p = run(base + ["--backend=vulkan"], env={"NPUSIM_VK_FIRE_SLOTS": "many"})
-    assert p.returncode == 2 and "NPUSIM_VK_FIRE_SLOTS" in p.stderr, (p.returncode, p.stderr)
-    for mode in ("blocks", "single"):
-        p = run(base + ["--backend=vulkan"], env={"NPUSIM_VK_FIRE_SLOTS": mode})
-        assert p.returncode == 0, (mode, p.stderr)
 
     # A device that does not exist: unavailable, with the count.
     p = run(base + ["--backend=vulkan", "--device=99"])

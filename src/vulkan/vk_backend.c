@@ -125,7 +125,6 @@ struct vk_backend {
     const char *cand_mode;    /* NPUSIM_VK_CAND: "bits", "stamps" or NULL (by size) */
     bool cand_bits;           /* candidates in CAND_BITS, not CAND_STAMP */
     int units_force;          /* NPUSIM_VK_UNITS: 1 on, -1 off, 0 by size and bound */
-    bool block_slots;         /* NPUSIM_VK_FIRE_SLOTS=blocks (push constant) */
     uint32_t units_k;         /* push constant: tagged units shift, 0 when not used */
     bool loop_limited;        /* the driver cuts loops short (LLVMPIPE_LOOP_LIMIT) */
     uint64_t fill_iters;      /* worst-case loop iterations of a fill.comp invocation
@@ -328,19 +327,6 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
         goto error;
     }
     be->units_force = !units ? 0 : strcmp(units, "on") == 0 ? 1 : strcmp(units, "off") == 0 ? -1 : 0;
-    /* NPUSIM_VK_FIRE_SLOTS=blocks|single: fire slots from the blocks'
-     * counters, or from the burst's one counter (the default).  Removing
-     * the one counter took about 9 us off a 1M burst's dynamics on the
-     * H200 (docs/performance.md, "Attribution"); what the blocks' binary
-     * search costs the propagation has not been measured, so this stays
-     * a knob, off, until it is.  checkbackends runs both. */
-    const char *slots = getenv("NPUSIM_VK_FIRE_SLOTS");
-    if (slots && *slots && strcmp(slots, "blocks") != 0 && strcmp(slots, "single") != 0) {
-        rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_FIRE_SLOTS=%.40s: expected blocks or single",
-                         slots);
-        goto error;
-    }
-    be->block_slots = slots && strcmp(slots, "blocks") == 0;
     *out = &be->base;
     return NPU_OK;
 error:
@@ -527,9 +513,8 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
 /* The most loop iterations one invocation of each kernel can run on this
  * network with the chosen grids, every neuron firing (the worst case):
  * fill.comp without its stimuli (the compaction's blocks, the candidate
- * clear, the sparse propagation of rows of up to max_deg synapses, with
- * its search for each fire's block under block_slots, or the dense one),
- * and dyn.comp.  Only for llvmpipe (LLVMPIPE_LOOP_LIMIT). */
+ * clear, the sparse or the dense propagation of rows of up to max_deg
+ * synapses), and dyn.comp.  Only for llvmpipe (LLVMPIPE_LOOP_LIMIT). */
 static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
                             struct npu_err *err)
 {
@@ -540,11 +525,7 @@ static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
     uint64_t compact = ceil_div(blocks, fg) * (6 + 32 + NPU_FIRE_BLOCK / NPU_WG + 2);
     uint64_t clear = ceil_div(ceil_div(n, 32), fg * NPU_WG);
     uint64_t lanes_per_group = NPU_WG / NPU_PROP_LANES;
-    uint64_t search = 0;   /* block_slots: the binary search over the blocks per fire */
-    while (be->block_slots && (UINT64_C(1) << search) < blocks)
-        search++;
-    uint64_t sparse = ceil_div(n, fg * lanes_per_group) *
-                      (1 + search + ceil_div(max_deg, NPU_PROP_LANES));
+    uint64_t sparse = ceil_div(n, fg * lanes_per_group) * (1 + ceil_div(max_deg, NPU_PROP_LANES));
     uint64_t dense = ceil_div(n, fg * NPU_WG) * (1 + max_deg);
     be->fill_iters = compact + clear + (sparse > dense ? sparse : dense);
     uint64_t dyn = ceil_div(n, (uint64_t)be->dyn_groups * NPU_WG) + 2 * ceil_div(blocks, NPU_WG) + 12;
@@ -770,7 +751,6 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .cand_bits = be->cand_bits,
         .units_k = be->units_k,
         .reset_idle = be->reset_idle,
-        .block_slots = be->block_slots,
         .prop_ratio = be->prop_ratio,
         .dyn_ratio = be->dyn_ratio,
         .group_cap = be->group_cap,
