@@ -5,6 +5,9 @@
 # the median and the range of each.
 #   tools/gpu-tune.sh "SIZES" REPS "label=ENV=V,ENV=V" ...
 #   tools/gpu-tune.sh "100k 1m" 5 base= big=NPUSIM_VK_FILL_GROUPS=8192
+# BIN=path in a setting runs that binary instead of build/src/npusim (a
+# build of other kernels: a kernel's unused code still costs it registers,
+# so variants are compared as separate builds).
 # With TUNE_PROFILE=1 it reports the device's busy time per burst under
 # NPUSIM_VK_PROFILE=1 (every part timed alone: stable to 0.1 us, unlike
 # the wall time, but not the unprofiled total).
@@ -18,8 +21,11 @@ for size in $sizes; do
     r=0
     while [ $r -lt "$reps" ]; do
         for cfg in "$@"; do
-            label=${cfg%%=*}; envs=$(echo "${cfg#*=}" | tr ',' ' ')
-            env NPUSIM_VK_PROFILE=${TUNE_PROFILE:-0} $envs build/src/npusim run \
+            label=${cfg%%=*}; envs=""; bin=build/src/npusim
+            for kv in $(echo "${cfg#*=}" | tr ',' ' '); do
+                case $kv in BIN=*) bin=${kv#BIN=} ;; *) envs="$envs $kv" ;; esac
+            done
+            env NPUSIM_VK_PROFILE=${TUNE_PROFILE:-0} $envs "$bin" run \
                 "scenarios/bench-$size.ini" --backend=vulkan --no-trace \
                 --bursts=$bursts --json --quiet >/tmp/t.json 2>/tmp/t.err ||
                 { echo "$size $label failed: $(tail -1 /tmp/t.err)"; continue; }
