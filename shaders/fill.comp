@@ -134,8 +134,9 @@ void propagate_fires()
     }
     uint cnt = ctl[CTL_FIRE_COUNT + q];
     uint lane = gl_LocalInvocationID.x % NPU_PROP_LANES;
-    for (uint f = gl_WorkGroupID.x * PER_GROUP + gl_LocalInvocationID.x / NPU_PROP_LANES; f < cnt;
-         f += gl_NumWorkGroups.x * PER_GROUP)
+    uint f = gl_WorkGroupID.x * PER_GROUP + gl_LocalInvocationID.x / NPU_PROP_LANES;
+    uint fstride = gl_NumWorkGroups.x * PER_GROUP;
+    for (; f < cnt; f += fstride)
         propagate(fire_id[q * pc.n + f], fire_mp[q * pc.n + f], lane, NPU_PROP_LANES);
 }
 

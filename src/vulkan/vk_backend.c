@@ -490,6 +490,12 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
 
 static int check_net(const struct npu_net *net, struct npu_err *err)
 {
+    /* the kernels' 32-bit synapse indices step past a row's end by up to
+     * four strides of NPU_PROP_LANES before they compare */
+    if (net->n_synapses > UINT32_MAX - 4 * NPU_PROP_LANES)
+        return npu_err_set(err, NPU_E_RESOURCE,
+                           "vulkan: %llu synapses: the backend takes at most %u",
+                           (unsigned long long)net->n_synapses, UINT32_MAX - 4 * NPU_PROP_LANES);
     if (net->syn_off[net->n_neurons] != net->n_synapses)
         return npu_err_set(err, NPU_E_INTERNAL, "vulkan: syn_off[n] = %u, not %llu",
                            net->syn_off[net->n_neurons],
