@@ -8,10 +8,11 @@
 // accumulate its mp is zeroed (step 1 of the next burst, done here so that
 // the stored state is always the CPU's).  There is no candidate list.
 //
-// Fires are counted per subgroup (ballot): one lane adds the subgroup's
-// count to the burst's fire count (its base in the unordered fire list) and
-// to its block's count, the firing lanes take consecutive slots from the
-// ballot's exclusive bit count.  FIRE_BITS gets one atomicOr per fire (no
+// Fires are counted per subgroup (ballot) over the NPU_DYN_UNROLL passes it
+// takes at a time: one lane adds the subgroup's count to the burst's fire
+// count (its base in the unordered fire list) and each pass's to its
+// block's count, the firing lanes take consecutive slots from the ballots'
+// exclusive bit counts.  FIRE_BITS gets one atomicOr per fire (no
 // return value, no contention); the compaction clears it.  The area
 // parameters are copied to shared memory once per workgroup when there are
 // at most NPU_WG areas.
@@ -21,6 +22,7 @@
 #include "common.glsl"
 #include "dynamics.glsl"
 #extension GL_KHR_shader_subgroup_ballot : require
+#extension GL_EXT_control_flow_attributes : require
 layout(local_size_x = NPU_WG) in;
 
 shared area_t s_area[NPU_WG];
@@ -95,43 +97,82 @@ void main()
     // synaptic events of this thread's fires (their out-degrees), so the
     // host does not look up a row per fire to count them
     uint64_t events = 0;
-    for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {
-        bool fired = false;
-        uint m = 0u;
-        bool marked = pc.cand_bits != 0u
-                          ? (cand_bits[p * cand_words() + (i >> 5)] & (1u << (i & 31u))) != 0u
-                          : cand_stamp[i] == pc.burst;
-        uint u = pc.units_k != 0u ? units[i] : 0u;
-        if (marked || u != 0u || pc.reset_idle != 0u) {
-            uint a = area_of(i);
-            area_t ar;
+    // NPU_DYN_UNROLL passes at a time, each step's loads for all of them
+    // issued before any is used, since the scan waits on memory latency
+    // (1M on the H200: 37 -> 33 us), and one returning atomic per subgroup
+    // for all their fires.
+    for (uint i0 = gl_GlobalInvocationID.x; i0 < pc.n; i0 += NPU_DYN_UNROLL * stride) {
+        bool cand[NPU_DYN_UNROLL], marked[NPU_DYN_UNROLL], fired[NPU_DYN_UNROLL];
+        uint u[NPU_DYN_UNROLL], c[NPU_DYN_UNROLL], mps[NPU_DYN_UNROLL], m[NPU_DYN_UNROLL];
+        uint64_t sum[NPU_DYN_UNROLL];
+        area_t ar[NPU_DYN_UNROLL];
+        [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
+            uint i = i0 + k * stride;
+            bool live = i < pc.n;
+            marked[k] = live && (pc.cand_bits != 0u
+                                     ? (cand_bits[p * cand_words() + (i >> 5)] & (1u << (i & 31u))) != 0u
+                                     : cand_stamp[i] == pc.burst);
+            u[k] = live && pc.units_k != 0u ? units[i] : 0u;
+        }
+        [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
+            uint i = i0 + k * stride;
+            cand[k] = marked[k] || u[k] != 0u;
+            bool look = cand[k] || (pc.reset_idle != 0u && i < pc.n);
+            uint a = look ? area_of(i) : 0u;
             if (n_cached != 0u)
-                ar = s_area[a];
-            else
-                ar = areas[a];
-            if (marked || u != 0u)
-                fired = dynamics(i, ar, marked, u, m);
-            else if (((ar.snooze_flags >> 16) & NPU_AF_ACCUMULATE) == 0u && mp[i] != 0u)
+                ar[k] = s_area[a];
+            else if (look)
+                ar[k] = areas[a];
+            c[k] = cand[k] ? cc[i] : 0u;
+            mps[k] = look ? mp[i] : 0u;
+            sum[k] = marked[k] ? fcl[i] : uint64_t(0);
+        }
+        [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
+            uint i = i0 + k * stride;
+            fired[k] = false;
+            m[k] = 0u;
+            if (marked[k])
+                fcl[i] = uint64_t(0);
+            if (u[k] != 0u) {
+                sum[k] += units_sum(u[k]); // mod 2^64: the int64 sum of everything
+                units[i] = 0u;
+            }
+            if (cand[k])
+                fired[k] = dynamics(i, ar[k], sum[k], c[k], mps[k], m[k]);
+            else if (pc.reset_idle != 0u && i < pc.n &&
+                     ((ar[k].snooze_flags >> 16) & NPU_AF_ACCUMULATE) == 0u && mps[k] != 0u)
                 mp[i] = 0u;
         }
-        // One atomicAdd per subgroup on the fire count and on the block's
-        // count (a workgroup's NPU_WG neurons of one pass lie in one block).
-        uvec4 vote = subgroupBallot(fired);
-        uint cnt = subgroupBallotBitCount(vote);
-        if (cnt == 0u)
+        // One atomicAdd per subgroup on the fire count for all the passes,
+        // and one per pass on its block's count (a pass's NPU_WG neurons of
+        // a workgroup lie in one block).
+        uvec4 vote[NPU_DYN_UNROLL];
+        uint cnt[NPU_DYN_UNROLL], total = 0u;
+        [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
+            vote[k] = subgroupBallot(fired[k]);
+            cnt[k] = subgroupBallotBitCount(vote[k]);
+            total += cnt[k];
+        }
+        if (total == 0u)
             continue;
         uint k0 = 0u;
         if (subgroupElect()) {
-            k0 = atomicAdd(ctl[CTL_FIRE_COUNT + p], cnt);
-            atomicAdd(block[i / NPU_FIRE_BLOCK], cnt);
+            k0 = atomicAdd(ctl[CTL_FIRE_COUNT + p], total);
+            [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++)
+                if (cnt[k] != 0u)
+                    atomicAdd(block[(i0 + k * stride) / NPU_FIRE_BLOCK], cnt[k]);
         }
         k0 = subgroupBroadcastFirst(k0);
-        if (fired) {
-            events += uint64_t(syn_off[i + 1u] - syn_off[i]);
-            uint at = p * pc.n + k0 + subgroupBallotExclusiveBitCount(vote);
-            fire_id[at] = i;
-            fire_mp[at] = m;
-            atomicOr(fire_bits[i >> 5], 1u << (i & 31u));
+        [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
+            uint i = i0 + k * stride;
+            if (fired[k]) {
+                events += uint64_t(syn_off[i + 1u] - syn_off[i]);
+                uint at = p * pc.n + k0 + subgroupBallotExclusiveBitCount(vote[k]);
+                fire_id[at] = i;
+                fire_mp[at] = m[k];
+                atomicOr(fire_bits[i >> 5], 1u << (i & 31u));
+            }
+            k0 += cnt[k];
         }
     }
     // The workgroup's events, one atomic per workgroup.

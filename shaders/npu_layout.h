@@ -20,6 +20,11 @@
 /* Threads per workgroup of every kernel. */
 #define NPU_WG 64u
 
+/* Neurons one dyn.comp invocation takes at a time, their loads in flight
+ * together.  On the H200 at 1M (docs/performance.md, change 31) 2 and 3
+ * were best; 4 needs 69 registers and lost occupancy. */
+#define NPU_DYN_UNROLL 2u
+
 /* Descriptor set 0.  One set per in-flight slot: they differ only in the
  * INJECT and OUT buffers. */
 #define NPU_B_AREA 0        /* struct npu_gpu_area[n_areas] */

@@ -534,7 +534,11 @@ static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
     uint64_t sparse = ceil_div(n, fg * lanes_per_group) * (1 + ceil_div(max_deg, NPU_PROP_LANES));
     uint64_t dense = ceil_div(n, fg * NPU_WG) * (1 + max_deg);
     be->fill_iters = compact + clear + (sparse > dense ? sparse : dense);
-    uint64_t dyn = ceil_div(n, (uint64_t)be->dyn_groups * NPU_WG) + 2 * ceil_div(blocks, NPU_WG) + 12;
+    /* dyn.comp's passes, NPU_DYN_UNROLL at a time in six loops of as many
+     * (counted as loops, in case the driver does not unroll them) */
+    uint64_t dyn = ceil_div(n, (uint64_t)be->dyn_groups * NPU_WG * NPU_DYN_UNROLL) *
+                       (1 + 6 * NPU_DYN_UNROLL) +
+                   2 * ceil_div(blocks, NPU_WG) + 12;
     if (be->fill_iters > LLVMPIPE_LOOP_LIMIT || dyn > LLVMPIPE_LOOP_LIMIT)
         return npu_err_set(err, NPU_E_RESOURCE,
                            "vulkan: %s stops any shader loop after 65535 iterations, and with "
