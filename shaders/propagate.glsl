@@ -24,7 +24,7 @@ void propagate(uint s, uint m, uint lane, uint step)
     // network's bound allows them
     bool tagged = pc.units_k != 0u && (uniform_psp || e - a <= 1u);
     // Four loads in flight per lane before the first add, so the adds do
-    // not each wait on a row load (1M on the H200: 61 -> 47 us, change 30
+    // not each wait on a row load (1M on the H200: 55 -> 47 us, change 30
     // in docs/performance.md); rows of up to 4 * step synapses are one pass.
     for (uint x0 = a + lane; x0 < e; x0 += 4u * step) {
         uint x1 = x0 + step, x2 = x1 + step, x3 = x2 + step;
