@@ -41,8 +41,8 @@ layout(std430, binding = NPU_B_FCL) buffer FclB { uint64_t fcl[]; };
 layout(std430, binding = NPU_B_CAND_STAMP) buffer CandStampB { uint cand_stamp[]; };
 layout(std430, binding = NPU_B_CAND_BITS) buffer CandBitsB { uint cand_bits[]; };
 layout(std430, binding = NPU_B_FIRE_STAMP) buffer FireStampB { uint fire_stamp[]; };
-layout(std430, binding = NPU_B_FIRE_ID) buffer FireIdB { uint fire_id[]; };
-layout(std430, binding = NPU_B_FIRE_MP) buffer FireMpB { uint fire_mp[]; };  // float bits
+layout(std430, binding = NPU_B_FIRE_ROW) buffer FireRowB { uvec2 fire_row[]; };
+layout(std430, binding = NPU_B_FIRE_INFO) buffer FireInfoB { uint fire_info_w[]; };
 layout(std430, binding = NPU_B_LAST_MP) buffer LastMpB { uint last_mp[]; };  // float bits
 layout(std430, binding = NPU_B_FIRE_BITS) buffer FireBitsB { uint fire_bits[]; };
 layout(std430, binding = NPU_B_BLOCK) buffer BlockB { uint block[]; };
@@ -369,6 +369,14 @@ uint fx_psp_from_mp(uint mpv)
     if (f32_ge(floatBitsToUint(d), F32_HALF))
         r += 1.0;
     return uint(r);
+}
+
+// What the propagation needs of a fired source besides its row, so that it
+// need not look up the source's area: its area's flags (NPU_AF_*) << 8 |
+// the psp its mp at firing, m (float bits), gives in an mp-driven area.
+uint fire_info(uint flags, uint m)
+{
+    return (flags << 8) | ((flags & NPU_AF_MP_PSP) != 0u ? fx_psp_from_mp(m) : 0u);
 }
 
 // npu_fx_contribution as a two's complement uint64, so adds wrap (defined).

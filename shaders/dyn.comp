@@ -166,10 +166,11 @@ void main()
         [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
             uint i = i0 + k * stride;
             if (fired[k]) {
-                events += uint64_t(syn_off[i + 1u] - syn_off[i]);
-                uint at = p * pc.n + k0 + subgroupBallotExclusiveBitCount(vote[k]);
-                fire_id[at] = i;
-                fire_mp[at] = m[k];
+                uint a = syn_off[i], e = syn_off[i + 1u];
+                events += uint64_t(e - a);
+                uint at = k0 + subgroupBallotExclusiveBitCount(vote[k]);
+                fire_row[at] = uvec2(a, e);
+                fire_info_w[at] = fire_info(ar[k].snooze_flags >> 16, m[k]);
                 atomicOr(fire_bits[i >> 5], 1u << (i & 31u));
             }
             k0 += cnt[k];

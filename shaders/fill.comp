@@ -113,7 +113,8 @@ void inject_stimuli()
 // Step 5, FEAGI's sparse and dense propagation; the dynamics' last
 // workgroup of b-1 chose the mode:
 // - sparse: NPU_PROP_LANES lanes (a subgroup on NVIDIA) per entry of b-1's
-//   unordered fire list, striding over the source's synapses;
+//   unordered fire list, striding over the source's synapses (the list is
+//   overwritten by b's dynamics, after the barrier that follows this);
 // - dense: one thread per neuron, skipping those whose fire_stamp is not b-1.
 void propagate_fires()
 {
@@ -132,12 +133,18 @@ void propagate_fires()
                 propagate(s, last_mp[s], 0u, 1u);
         return;
     }
+    // Each fire's record holds its row and its area's flags, so the lanes
+    // start on the row at once: looking up the source's offsets and area
+    // here would put two dependent loads before it (the dynamics load the
+    // offsets anyway, to count the events).
     uint cnt = ctl[CTL_FIRE_COUNT + q];
     uint lane = gl_LocalInvocationID.x % NPU_PROP_LANES;
     uint f = gl_WorkGroupID.x * PER_GROUP + gl_LocalInvocationID.x / NPU_PROP_LANES;
     uint fstride = gl_NumWorkGroups.x * PER_GROUP;
-    for (; f < cnt; f += fstride)
-        propagate(fire_id[q * pc.n + f], fire_mp[q * pc.n + f], lane, NPU_PROP_LANES);
+    for (; f < cnt; f += fstride) {
+        uvec2 row = fire_row[f];
+        propagate_row(row.x, row.y, fire_info_w[f], lane, NPU_PROP_LANES);
+    }
 }
 
 void main()

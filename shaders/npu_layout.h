@@ -41,8 +41,10 @@
                              * one bit per neuron; burst b's fill clears b-1's half (bit
                              * mode; one word otherwise) */
 #define NPU_B_FIRE_STAMP 10 /* uint[n]: last burst the neuron fired in */
-#define NPU_B_FIRE_ID 11    /* uint[2n]: fire list of the even / odd burst (unordered) */
-#define NPU_B_FIRE_MP 12    /* float[2n]: mp at firing, same order */
+#define NPU_B_FIRE_ROW 11   /* uvec2[n]: the last burst's fires (unordered), each as its
+                             * row's [start, end) in SYN_TGT (sparse propagation) */
+#define NPU_B_FIRE_INFO 12  /* uint[n]: same order, fire_info(): psp from the mp at
+                             * firing | the area's NPU_AF_* << 8 */
 #define NPU_B_LAST_MP 13    /* float[n]: mp at the neuron's last fire (dense propagation,
                              * ordered compaction) */
 #define NPU_B_FIRE_BITS 14  /* uint[ceil(n/32)]: this burst's fires, one bit per neuron;

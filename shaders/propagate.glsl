@@ -10,16 +10,14 @@ void propagate_one(uint t, uint wp, bool mp_psp, uint psp_m, bool tagged, bool u
         fcl_add(t & 0x7fffffffu, fx_contribution(wp & 0xffu, psp, inh, uniform_psp, k));
 }
 
-// Step 5 for one fired source s whose mp at firing was m (float bits): lanes lane, lane +
-// step, ... of its outgoing synapses.
-void propagate(uint s, uint m, uint lane, uint step)
+// Step 5 for the fired source whose row is [a, e) in SYN_TGT and whose
+// fire_info() is info: lanes lane, lane + step, ... of its synapses.
+void propagate_row(uint a, uint e, uint info, uint lane, uint step)
 {
-    uint flags = areas[area_of(s)].snooze_flags >> 16;
+    uint flags = info >> 8;
     bool mp_psp = (flags & NPU_AF_MP_PSP) != 0u;
     bool uniform_psp = (flags & NPU_AF_UNIFORM) != 0u;
-    uint a = syn_off[s];
-    uint e = syn_off[s + 1u];
-    uint psp_m = mp_psp ? fx_psp_from_mp(m) : 0u;
+    uint psp_m = info & 0xffu;
     // undivided contributions are whole units: tagged 32-bit sums, where the
     // network's bound allows them
     bool tagged = pc.units_k != 0u && (uniform_psp || e - a <= 1u);
@@ -40,4 +38,12 @@ void propagate(uint s, uint m, uint lane, uint step)
         if (x3 < e)
             propagate_one(t3, w3, mp_psp, psp_m, tagged, uniform_psp, e - a);
     }
+}
+
+// The same for fired source s whose mp at firing was m (float bits), looked
+// up here (the dense propagation, which has no fire list).
+void propagate(uint s, uint m, uint lane, uint step)
+{
+    uint flags = areas[area_of(s)].snooze_flags >> 16;
+    propagate_row(syn_off[s], syn_off[s + 1u], fire_info(flags, m), lane, step);
 }

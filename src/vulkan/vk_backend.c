@@ -390,7 +390,7 @@ static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
 
 static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
-    "cand_stamp", "cand_bits", "fire_stamp", "fire_id", "fire_mp", "last_mp", "fire_bits",
+    "cand_stamp", "cand_bits", "fire_stamp", "fire_row", "fire_info", "last_mp", "fire_bits",
     "block", "ctl", "units",
 };
 
@@ -416,8 +416,8 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
     size[NPU_B_CAND_STAMP] = be->cand_bits ? 4 : n * 4;
     size[NPU_B_CAND_BITS] = be->cand_bits ? 2 * ((n + 31) / 32) * 4 : 4;
     size[NPU_B_FIRE_STAMP] = n * 4;
-    size[NPU_B_FIRE_ID] = 2 * n * 4;
-    size[NPU_B_FIRE_MP] = 2 * n * 4;
+    size[NPU_B_FIRE_ROW] = n * 8;
+    size[NPU_B_FIRE_INFO] = n * 4;
     size[NPU_B_LAST_MP] = n * 4;
     size[NPU_B_FIRE_BITS] = (n + 31) / 32 * 4;
     size[NPU_B_BLOCK] = 2 * ((n + NPU_FIRE_BLOCK - 1) / NPU_FIRE_BLOCK) * 4;
