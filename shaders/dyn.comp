@@ -26,6 +26,7 @@
 layout(local_size_x = NPU_WG) in;
 
 shared area_t s_area[NPU_WG];
+shared uint s_rng[NPU_DYN_RANGES * NPU_RANGE_WORDS];
 shared uint s_sums[NPU_WG];
 shared uint64_t s_events[NPU_WG];
 shared bool s_last;
@@ -91,6 +92,9 @@ void main()
         s_area[t].refractory_cfl = areas[t].refractory_cfl;
         s_area[t].snooze_flags = areas[t].snooze_flags;
     }
+    uint rw = pc.dyn_ranges * NPU_RANGE_WORDS;
+    if (t < rw)
+        s_rng[t] = inject[pc.range_base + pc.range_off * NPU_RANGE_WORDS + t];
     barrier();
     uint p = pc.parity;
     uint stride = gl_NumWorkGroups.x * NPU_WG;
@@ -103,6 +107,8 @@ void main()
     // for all their fires.
     for (uint i0 = gl_GlobalInvocationID.x; i0 < pc.n; i0 += NPU_DYN_UNROLL * stride) {
         bool cand[NPU_DYN_UNROLL], marked[NPU_DYN_UNROLL], fired[NPU_DYN_UNROLL];
+        bool picked[NPU_DYN_UNROLL];
+        uint64_t stim[NPU_DYN_UNROLL];
         uint u[NPU_DYN_UNROLL], c[NPU_DYN_UNROLL], mps[NPU_DYN_UNROLL], m[NPU_DYN_UNROLL];
         uint64_t sum[NPU_DYN_UNROLL];
         area_t ar[NPU_DYN_UNROLL];
@@ -114,9 +120,27 @@ void main()
                                      : cand_stamp[i] == pc.burst);
             u[k] = live && pc.units_k != 0u ? units[i] : 0u;
         }
+        // Steps 3 and 4 for the burst's ranges (pc.dyn_ranges), while the
+        // loads above are in flight: a picked neuron is a candidate and its
+        // sum gets q (the sums are exact integers, so where q is added
+        // does not matter).
         [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
             uint i = i0 + k * stride;
-            cand[k] = marked[k] || u[k] != 0u;
+            picked[k] = false;
+            stim[k] = uint64_t(0);
+            for (uint r = 0u; r < rw; r += NPU_RANGE_WORDS) {
+                if (i - s_rng[r + NPU_RANGE_FIRST] < s_rng[r + NPU_RANGE_COUNT] &&
+                    (s_rng[r + NPU_RANGE_ALL] != 0u ||
+                     fx_pick_hash(s_rng[r + NPU_RANGE_KEY], i) < s_rng[r + NPU_RANGE_THRESHOLD])) {
+                    picked[k] = true;
+                    stim[k] += uint64_t(s_rng[r + NPU_RANGE_Q_LO]) |
+                               (uint64_t(s_rng[r + NPU_RANGE_Q_HI]) << 32);
+                }
+            }
+        }
+        [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
+            uint i = i0 + k * stride;
+            cand[k] = marked[k] || u[k] != 0u || picked[k];
             bool look = cand[k] || (pc.reset_idle != 0u && i < pc.n);
             uint a = look ? area_of(i) : 0u;
             if (n_cached != 0u)
@@ -125,7 +149,7 @@ void main()
                 ar[k] = areas[a];
             c[k] = cand[k] ? cc[i] : 0u;
             mps[k] = look ? mp[i] : 0u;
-            sum[k] = marked[k] ? fcl[i] : uint64_t(0);
+            sum[k] = (marked[k] ? fcl[i] : uint64_t(0)) + stim[k];
         }
         [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
             uint i = i0 + k * stride;

@@ -25,6 +25,12 @@
  * were best; 4 needs 69 registers and lost occupancy. */
 #define NPU_DYN_UNROLL 2u
 
+/* The most range stimuli (power included) of a burst the dynamics apply
+ * themselves, each neuron's picks decided where its state is loaded anyway,
+ * instead of the fill's stimulus pass over the ranges' neurons and an
+ * FCL atomic per pick.  Bursts with more ranges leave them to the fill. */
+#define NPU_DYN_RANGES 4u
+
 /* Descriptor set 0.  One set per in-flight slot: they differ only in the
  * INJECT and OUT buffers. */
 #define NPU_B_AREA 0        /* struct npu_gpu_area[n_areas] */
@@ -171,7 +177,9 @@ struct npu_gpu_push {
                             * 2^units_k + contribution; 0: to FCL like the rest */
     NPU_UINT reset_idle;   /* 1: some area does not accumulate, so the dynamics zero
                             * the mp of its neurons that are not candidates */
-    NPU_UINT pad;
+    NPU_UINT dyn_ranges;   /* this burst's ranges (from range_off) the dynamics apply,
+                            * <= NPU_DYN_RANGES; 0: the fill applies them (stim_total
+                            * counts their neurons) */
 };
 
 #ifndef VULKAN
@@ -179,6 +187,7 @@ static_assert(sizeof(struct npu_gpu_ctl) == NPU_CTL_WORDS * 4, "ctl layout");
 static_assert(sizeof(struct npu_gpu_area) == 32, "area layout");
 static_assert(sizeof(struct npu_gpu_push) == 96, "push constants fit the 128-byte minimum");
 static_assert(NPU_WG % NPU_PROP_LANES == 0, "propagation lanes");
+static_assert(NPU_DYN_RANGES * NPU_RANGE_WORDS <= NPU_WG, "one word per thread to load the ranges");
 #endif
 
 #endif

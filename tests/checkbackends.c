@@ -7,7 +7,8 @@
  * only a subnormal mp is in) and random stimuli run through both backends
  * via the npu_backend API, with several batch sizes, with the dense and
  * sparse kernels forced, with the tagged 32-bit sums on and off
- * (NPUSIM_VK_UNITS), and with the kernels that emulate a device flushing
+ * (NPUSIM_VK_UNITS), with the range stimuli applied by the fill or by the
+ * dynamics (NPUSIM_VK_DYN_RANGES), and with the kernels that emulate a device flushing
  * subnormals (NPUSIM_VK_EMULATE_FTZ); fire queues (ids, mp bits) and the
  * final state must be identical.  A failure prints the seed that replays it.
  *
@@ -38,19 +39,21 @@ struct combo {
     const char *cand; /* NPUSIM_VK_CAND: candidate marks, "stamps" or "bits" */
     const char *units; /* NPUSIM_VK_UNITS: "off" keeps all synaptic input in the int64
                         * FCL; "auto" uses tagged 32-bit sums where the network allows */
+    const char *ranges; /* NPUSIM_VK_DYN_RANGES: "0" leaves the range stimuli to the
+                         * fill; "" the default (the dynamics apply up to 4 a burst) */
 };
 
 static const struct combo combos[] = {
-    { 1, "auto", "0", "1", "0", "stamps", "auto" },
-    { 3, "never", "0", "1", "1", "bits", "auto" },
-    { 3, "always", "0", "0", "0", "stamps", "auto" },
-    { 64, "always", "0", "1", "3", "bits", "auto" },
-    { 64, "never", "0", "1", "0", "stamps", "off" },
-    { 0, "auto", "0", "1", "0", "bits", "auto" },
-    { 1, "never", "1", "0", "2", "bits", "auto" },
-    { 64, "always", "1", "1", "0", "stamps", "auto" },
-    { 0, "auto", "0", "1", "0", "bits", "off" },
-    { 1, "never", "0", "1", "0", "stamps", "auto" },
+    { 1, "auto", "0", "1", "0", "stamps", "auto", "" },
+    { 3, "never", "0", "1", "1", "bits", "auto", "0" },
+    { 3, "always", "0", "0", "0", "stamps", "auto", "" },
+    { 64, "always", "0", "1", "3", "bits", "auto", "1" },
+    { 64, "never", "0", "1", "0", "stamps", "off", "" },
+    { 0, "auto", "0", "1", "0", "bits", "auto", "0" },
+    { 1, "never", "1", "0", "2", "bits", "auto", "" },
+    { 64, "always", "1", "1", "0", "stamps", "auto", "2" },
+    { 0, "auto", "0", "1", "0", "bits", "off", "" },
+    { 1, "never", "0", "1", "0", "stamps", "auto", "0" },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -487,6 +490,7 @@ int main(int argc, char **argv)
         setenv("NPUSIM_VK_DYN_GROUPS", combos[c].groups, 1);
         setenv("NPUSIM_VK_CAND", combos[c].cand, 1);
         setenv("NPUSIM_VK_UNITS", combos[c].units, 1);
+        setenv("NPUSIM_VK_DYN_RANGES", combos[c].ranges, 1);
         int rc = npu_backend_vulkan.create(&cfg, &vk[c], &err);
         if (rc == NPU_E_BACKEND) {
             printf("SKIP: %s\n", err.msg);
@@ -550,9 +554,10 @@ int main(int argc, char **argv)
         size_t net_skipped = 0;
         for (size_t c = 0; c < N_COMBOS && !status; c++) {
             char what[160];
-            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s %s units=%s%s%s%s%s",
+            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s %s units=%s%s%s%s%s%s%s",
                      combos[c].batch, combos[c].batch ? "" : " (auto)", combos[c].dense,
                      combos[c].cand, combos[c].units,
+                     *combos[c].ranges ? " dyn ranges=" : "", combos[c].ranges,
                      strcmp(combos[c].ftz, "1") == 0 ? " flushing emulated" : "",
                      strcmp(combos[c].area_cache, "0") == 0 ? " no area cache" : "",
                      strcmp(combos[c].groups, "0") == 0 ? "" : " groups=",

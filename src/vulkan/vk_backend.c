@@ -70,7 +70,8 @@
 struct vk_stim {
     uint32_t inject_off, inject_count;   /* explicit entries */
     uint32_t range_off, range_count;     /* ranges, power included */
-    uint32_t total;                      /* threads of the stimulus dispatch */
+    uint32_t dyn_ranges;                 /* range_count when the dynamics apply them, or 0 */
+    uint32_t total;                      /* threads of the fill's stimulus part */
 };
 
 /* Timestamp labels: a query's label says what ran since the previous one.
@@ -117,6 +118,7 @@ struct vk_backend {
     unsigned head;          /* oldest slot in flight */
     unsigned in_flight;
     uint32_t prop_ratio, dyn_ratio, group_cap, dyn_groups_max, fill_groups_max;
+    uint32_t dyn_ranges_max;  /* most ranges of a burst the dynamics apply (NPU_DYN_RANGES) */
     uint32_t dyn_groups, fill_groups, fire_blocks;
     uint32_t n_areas;
     bool reset_idle;          /* push constant: some area does not accumulate */
@@ -306,6 +308,20 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     be->dyn_groups_max = dg && atoi(dg) > 0 ? (uint32_t)atoi(dg) : DEFAULT_DYN_GROUPS;
     if (be->dyn_groups_max > be->group_cap)
         be->dyn_groups_max = be->group_cap;
+    /* NPUSIM_VK_DYN_RANGES=0..4: a testing and tuning knob; 0 leaves every
+     * range stimulus to the fill, so checkbackends compares both ways. */
+    const char *dr = getenv("NPUSIM_VK_DYN_RANGES");
+    be->dyn_ranges_max = NPU_DYN_RANGES;
+    if (dr && *dr) {
+        char *end;
+        unsigned long v = strtoul(dr, &end, 10);
+        if (*end || v > NPU_DYN_RANGES) {
+            rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_DYN_RANGES=%.40s: expected 0 to %u",
+                             dr, NPU_DYN_RANGES);
+            goto error;
+        }
+        be->dyn_ranges_max = (uint32_t)v;
+    }
     const char *fg = getenv("NPUSIM_VK_FILL_GROUPS");
     be->fill_groups_max = fg && atoi(fg) > 0 ? (uint32_t)atoi(fg) : DEFAULT_FILL_GROUPS;
     if (be->fill_groups_max > be->group_cap)
@@ -534,10 +550,11 @@ static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
     uint64_t sparse = ceil_div(n, fg * lanes_per_group) * (1 + ceil_div(max_deg, NPU_PROP_LANES));
     uint64_t dense = ceil_div(n, fg * NPU_WG) * (1 + max_deg);
     be->fill_iters = compact + clear + (sparse > dense ? sparse : dense);
-    /* dyn.comp's passes, NPU_DYN_UNROLL at a time in six loops of as many
-     * (counted as loops, in case the driver does not unroll them) */
+    /* dyn.comp's passes, NPU_DYN_UNROLL at a time in seven loops of as many
+     * (counted as loops, in case the driver does not unroll them), one of
+     * them over up to NPU_DYN_RANGES ranges each */
     uint64_t dyn = ceil_div(n, (uint64_t)be->dyn_groups * NPU_WG * NPU_DYN_UNROLL) *
-                       (1 + 6 * NPU_DYN_UNROLL) +
+                       (1 + (7 + NPU_DYN_RANGES) * NPU_DYN_UNROLL) +
                    2 * ceil_div(blocks, NPU_WG) + 12;
     if (be->fill_iters > LLVMPIPE_LOOP_LIMIT || dyn > LLVMPIPE_LOOP_LIMIT)
         return npu_err_set(err, NPU_E_RESOURCE,
@@ -852,6 +869,7 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
         pc.range_base = sl->range_base;
         pc.range_off = st->range_off;
         pc.range_count = st->range_count;
+        pc.dyn_ranges = st->dyn_ranges;
         pc.stim_total = st->total;
         pc.compact_j = j - 1;
         fill(be, sl, &pc, (j > 0 ? NPU_FILL_COMPACT : 0) |
@@ -974,6 +992,11 @@ static int write_stimuli(struct vk_backend *be, struct vk_slot *sl, const struct
                                    in->first_burst + j);
         }
         st->range_count = nr - st->range_off;
+        /* few ranges: the dynamics apply them, and the fill only the
+         * explicit entries */
+        st->dyn_ranges = st->range_count <= be->dyn_ranges_max ? st->range_count : 0;
+        if (st->dyn_ranges)
+            total = st->inject_count;
         st->total = (uint32_t)total;
         if (be->loop_limited) {
             /* the stimuli's loop, with its search over the ranges */
