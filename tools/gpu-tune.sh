@@ -8,6 +8,8 @@
 # BIN=path in a setting runs that binary instead of build/src/npusim (a
 # build of other kernels: a kernel's unused code still costs it registers,
 # so variants are compared as separate builds).
+# With TUNE_TRACE=1 the runs write the trace (ids and potentials, to /tmp)
+# instead of --no-trace.
 # With TUNE_PROFILE=1 it reports the device's busy time per burst under
 # NPUSIM_VK_PROFILE=1 (every part timed alone: stable to 0.1 us, unlike
 # the wall time, but not the unprofiled total).
@@ -25,8 +27,10 @@ for size in $sizes; do
             for kv in $(echo "${cfg#*=}" | tr ',' ' '); do
                 case $kv in BIN=*) bin=${kv#BIN=} ;; *) envs="$envs $kv" ;; esac
             done
+            trace=--no-trace
+            [ "${TUNE_TRACE:-0}" = 1 ] && trace="--out=/tmp/tune.trace --force"
             env NPUSIM_VK_PROFILE=${TUNE_PROFILE:-0} $envs "$bin" run \
-                "scenarios/bench-$size.ini" --backend=vulkan --no-trace \
+                "scenarios/bench-$size.ini" --backend=vulkan $trace \
                 --bursts=$bursts --json --quiet >/tmp/t.json 2>/tmp/t.err ||
                 { echo "$size $label failed: $(tail -1 /tmp/t.err)"; continue; }
             python3 - "$size" "$label" >>"$res" <<'PY'
