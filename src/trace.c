@@ -266,8 +266,7 @@ struct npu_trace_writer {
     uint64_t total_fires;
     uint64_t bytes;
     bool failed;                  /* a write failed: the file is unusable */
-    uint8_t *buf;
-    size_t cap;
+    struct npu_trace_rec rec;     /* npu_trace_writer_burst_probes' own */
 };
 
 static int io_error(struct npu_trace_writer *w, const char *what, int e, struct npu_err *err)
@@ -287,29 +286,36 @@ static int write_bytes(struct npu_trace_writer *w, const void *p, size_t n, stru
     return NPU_OK;
 }
 
-static int reserve(struct npu_trace_writer *w, size_t need, struct npu_err *err)
+static int reserve(const struct npu_trace_writer *w, struct npu_trace_rec *rec, size_t need,
+                   struct npu_err *err)
 {
-    if (need <= w->cap)
+    if (need <= rec->cap)
         return NPU_OK;
-    uint8_t *p = realloc(w->buf, need);
+    uint8_t *p = realloc(rec->buf, need);
     if (!p)
         return npu_err_set(err, NPU_E_RESOURCE, "%s: out of memory for a %zu-byte trace record",
                            w->path, need);
-    w->buf = p;
-    w->cap = need;
+    rec->buf = p;
+    rec->cap = need;
     return NPU_OK;
 }
 
-/* Writes one record: head (with both checksums) then payload. */
-static int write_record(struct npu_trace_writer *w, uint32_t burst, uint32_t n,
-                        const uint8_t *payload, size_t len, struct npu_err *err)
+/* The record head (with both checksums) for a payload of len bytes. */
+static void put_head(uint8_t *head, uint32_t burst, uint32_t n, const uint8_t *payload, size_t len)
 {
-    uint8_t head[REC_HEAD_LEN];
     put_u32(head, burst);
     put_u32(head + 4, n);
     put_u32(head + 8, (uint32_t)len);
     put_u32(head + 12, XXH32(payload, len, SUM_SEED));
     put_u32(head + 16, XXH32(head, REC_HEAD_SUMMED, SUM_SEED));
+}
+
+/* Writes one record: head then payload. */
+static int write_record(struct npu_trace_writer *w, uint32_t burst, uint32_t n,
+                        const uint8_t *payload, size_t len, struct npu_err *err)
+{
+    uint8_t head[REC_HEAD_LEN];
+    put_head(head, burst, n, payload, len);
     int rc = write_bytes(w, head, sizeof(head), err);
     if (rc)
         return rc;
@@ -415,16 +421,14 @@ static void put_floats(uint8_t **p, const float *v, uint32_t n)
     }
 }
 
-int npu_trace_writer_burst_probes(struct npu_trace_writer *w, uint32_t burst, uint32_t n,
-                                  const uint32_t *ids, const float *mp, const float *probe_mp,
-                                  struct npu_err *err)
+int npu_trace_encode(const struct npu_trace_writer *w, uint32_t burst, uint32_t n,
+                     const uint32_t *ids, const float *mp, const float *probe_mp,
+                     struct npu_trace_rec *rec, struct npu_err *err)
 {
-    if (w->failed)
-        return npu_err_set(err, NPU_E_IO, "%s: an earlier write failed", w->path);
     /* Caller bugs, caught here so they never reach the file. */
-    if (burst != w->last_burst + 1 || burst == END_BURST)
-        return npu_err_set(err, NPU_E_INTERNAL, "%s: burst %" PRIu32 " written after burst %" PRIu32,
-                           w->path, burst, w->last_burst);
+    if (burst == END_BURST)
+        return npu_err_set(err, NPU_E_INTERNAL, "%s: burst %" PRIu32 " is the end record's",
+                           w->path, burst);
     if (n > w->n_neurons)
         return npu_err_set(err, NPU_E_INTERNAL, "%s: burst %" PRIu32 ": %" PRIu32
                            " fires but only %" PRIu32 " neurons", w->path, burst, n, w->n_neurons);
@@ -436,11 +440,11 @@ int npu_trace_writer_burst_probes(struct npu_trace_writer *w, uint32_t burst, ui
                            w->path, burst);
 
     size_t per_id = VARINT_MAX + (w->potentials ? sizeof(float) : 0);
-    int rc = reserve(w, (size_t)n * per_id + (size_t)w->n_probes * 4 + 1, err);
+    int rc = reserve(w, rec, REC_HEAD_LEN + (size_t)n * per_id + (size_t)w->n_probes * 4 + 1, err);
     if (rc)
         return rc;
 
-    uint8_t *p = w->buf;
+    uint8_t *payload = rec->buf + REC_HEAD_LEN, *p = payload;
     for (uint32_t k = 0; k < n; k++) {
         if (ids[k] >= w->n_neurons || (k > 0 && ids[k] <= ids[k - 1]))
             return npu_err_set(err, NPU_E_INTERNAL,
@@ -452,12 +456,46 @@ int npu_trace_writer_burst_probes(struct npu_trace_writer *w, uint32_t burst, ui
         put_floats(&p, mp, n);
     if (w->n_probes)
         put_floats(&p, probe_mp, w->n_probes);
-    rc = write_record(w, burst, n, w->buf, (size_t)(p - w->buf), err);
+    put_head(rec->buf, burst, n, payload, (size_t)(p - payload));
+    rec->len = (size_t)(p - rec->buf);
+    rec->burst = burst;
+    rec->n = n;
+    return NPU_OK;
+}
+
+int npu_trace_writer_append(struct npu_trace_writer *w, const struct npu_trace_rec *rec,
+                            struct npu_err *err)
+{
+    if (w->failed)
+        return npu_err_set(err, NPU_E_IO, "%s: an earlier write failed", w->path);
+    if (rec->burst != w->last_burst + 1)
+        return npu_err_set(err, NPU_E_INTERNAL, "%s: burst %" PRIu32 " written after burst %" PRIu32,
+                           w->path, rec->burst, w->last_burst);
+    int rc = write_bytes(w, rec->buf, rec->len, err);
     if (rc)
         return rc;
-    w->last_burst = burst;
-    w->total_fires += n;
+    w->last_burst = rec->burst;
+    w->total_fires += rec->n;
     return NPU_OK;
+}
+
+void npu_trace_rec_free(struct npu_trace_rec *rec)
+{
+    free(rec->buf);
+    *rec = (struct npu_trace_rec){ 0 };
+}
+
+int npu_trace_writer_burst_probes(struct npu_trace_writer *w, uint32_t burst, uint32_t n,
+                                  const uint32_t *ids, const float *mp, const float *probe_mp,
+                                  struct npu_err *err)
+{
+    if (w->failed)
+        return npu_err_set(err, NPU_E_IO, "%s: an earlier write failed", w->path);
+    if (burst != w->last_burst + 1)
+        return npu_err_set(err, NPU_E_INTERNAL, "%s: burst %" PRIu32 " written after burst %" PRIu32,
+                           w->path, burst, w->last_burst);
+    int rc = npu_trace_encode(w, burst, n, ids, mp, probe_mp, &w->rec, err);
+    return rc ? rc : npu_trace_writer_append(w, &w->rec, err);
 }
 
 int npu_trace_writer_flush(struct npu_trace_writer *w, struct npu_err *err)
@@ -476,7 +514,7 @@ uint64_t npu_trace_writer_bytes(const struct npu_trace_writer *w)
 
 static void writer_free(struct npu_trace_writer *w)
 {
-    free(w->buf);
+    npu_trace_rec_free(&w->rec);
     free(w->path);
     free(w);
 }

@@ -76,6 +76,30 @@ int npu_trace_writer_burst_probes(struct npu_trace_writer *w, uint32_t burst, ui
                                   const uint32_t *ids, const float *mp, const float *probe_mp,
                                   struct npu_err *err);
 
+/* A burst record encoded apart from the file (npu_trace_encode), so that
+ * several threads can encode a batch's bursts at once; the writer then
+ * appends them in burst order (npu_trace_writer_append).  Zero-initialise;
+ * the buffer is reused from one encode to the next. */
+struct npu_trace_rec {
+    uint8_t *buf;                 /* head and payload, len bytes */
+    size_t len, cap;
+    uint32_t burst, n;
+};
+
+/* Encodes burst b's record for writer w, with the checks of
+ * npu_trace_writer_burst_probes except the burst's order.  Reads only w's
+ * settings (none change after open), so threads may encode for one writer
+ * at the same time, each into its own rec. */
+int npu_trace_encode(const struct npu_trace_writer *w, uint32_t burst, uint32_t n,
+                     const uint32_t *ids, const float *mp, const float *probe_mp,
+                     struct npu_trace_rec *rec, struct npu_err *err);
+
+/* Writes an encoded record; its burst must be the previous burst + 1. */
+int npu_trace_writer_append(struct npu_trace_writer *w, const struct npu_trace_rec *rec,
+                            struct npu_err *err);
+
+void npu_trace_rec_free(struct npu_trace_rec *rec);
+
 /* Pushes buffered records to the kernel, so a killed run keeps them. */
 int npu_trace_writer_flush(struct npu_trace_writer *w, struct npu_err *err);
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "firebuf.h"
@@ -15,10 +16,42 @@ struct tq_buf {
     float *probe;           /* [n_probes] */
 };
 
+/* Encoder threads: a batch of many fires is encoded on several threads,
+ * each taking a run of its bursts, and then appended in order; the file is
+ * the same bytes as when one thread writes it (npu_trace_encode). */
+#define TQ_MAX_ENCODERS 4u
+#define TQ_PARALLEL_MIN_FIRES 65536u
+
+struct tq_part {
+    uint32_t j0, j1;        /* the batch's bursts [j0, j1) */
+    uint32_t done;          /* records encoded: j0 + done is the first not */
+    int rc;                 /* why the next one failed, if done < j1 - j0 */
+    struct npu_err err;
+};
+
+struct npu_tq;
+
+struct tq_helper {
+    struct npu_tq *q;
+    uint32_t k;             /* its part */
+};
+
 struct npu_tq {
     struct npu_trace_writer *w;
     uint32_t n_probes;
     struct tq_buf buf[2];
+    struct npu_trace_rec *recs; /* [recs_cap], one per burst of the batch */
+    uint32_t recs_cap;
+    /* the encoders: part 0 is the queue's thread, parts 1.. the helpers */
+    uint32_t n_enc;
+    struct tq_part part[TQ_MAX_ENCODERS];
+    struct tq_helper helper[TQ_MAX_ENCODERS];
+    pthread_t helper_thread[TQ_MAX_ENCODERS];
+    const struct tq_buf *job;   /* the batch being encoded */
+    uint64_t job_gen;           /* bumped per parallel batch */
+    uint32_t parts_left;        /* helpers not done with this batch */
+    bool helpers_quit;
+    pthread_cond_t job_ready, job_done;
     unsigned put, take;     /* next buffer to fill / to write */
     pthread_mutex_t m;
     pthread_cond_t filled, emptied;
@@ -35,25 +68,119 @@ static void buf_free(struct tq_buf *b)
     free(b->probe);
 }
 
-/* Everything but the thread, which has been joined or never started. */
+/* Everything but the threads, which have been joined or never started. */
 static void tq_free(struct npu_tq *q)
 {
     pthread_mutex_destroy(&q->m);
     pthread_cond_destroy(&q->filled);
     pthread_cond_destroy(&q->emptied);
+    pthread_cond_destroy(&q->job_ready);
+    pthread_cond_destroy(&q->job_done);
     buf_free(&q->buf[0]);
     buf_free(&q->buf[1]);
+    for (uint32_t j = 0; j < q->recs_cap; j++)
+        npu_trace_rec_free(&q->recs[j]);
+    free(q->recs);
     free(q);
 }
 
+/* Encodes part p's bursts of batch b into their records, stopping at the
+ * first that fails. */
+static void encode_part(struct npu_tq *q, const struct tq_buf *b, struct tq_part *p)
+{
+    p->done = 0;
+    p->rc = NPU_OK;
+    for (uint32_t j = p->j0; j < p->j1; j++, p->done++) {
+        uint32_t lo = b->f.off[j], hi = b->f.off[j + 1];
+        p->rc = npu_trace_encode(q->w, b->first_burst + j, hi - lo, b->f.id + lo, b->f.mp + lo,
+                                 q->n_probes ? b->probe : NULL, &q->recs[j], &p->err);
+        if (p->rc)
+            return;
+    }
+}
+
+static void *helper_main(void *arg)
+{
+    struct tq_helper *h = arg;
+    struct npu_tq *q = h->q;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&q->m);
+    for (;;) {
+        while (q->job_gen == seen && !q->helpers_quit)
+            pthread_cond_wait(&q->job_ready, &q->m);
+        if (q->helpers_quit)
+            break;
+        seen = q->job_gen;
+        const struct tq_buf *b = q->job;
+        pthread_mutex_unlock(&q->m);
+        encode_part(q, b, &q->part[h->k]);
+        pthread_mutex_lock(&q->m);
+        if (--q->parts_left == 0)
+            pthread_cond_signal(&q->job_done);
+    }
+    pthread_mutex_unlock(&q->m);
+    return NULL;
+}
+
+/* Grows the per-burst records to n, the new ones empty. */
+static int recs_reserve(struct npu_tq *q, uint32_t n, struct npu_err *err)
+{
+    if (n <= q->recs_cap)
+        return NPU_OK;
+    struct npu_trace_rec *r = realloc(q->recs, (size_t)n * sizeof(*r));
+    if (!r)
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory for %u trace records", n);
+    memset(r + q->recs_cap, 0, (size_t)(n - q->recs_cap) * sizeof(*r));
+    q->recs = r;
+    q->recs_cap = n;
+    return NPU_OK;
+}
+
+/* Writes batch b: on this thread alone when it is small, else encoded by
+ * every encoder (a run of bursts each) and appended in burst order.  Either
+ * way the records before a failing burst are written and its error is the
+ * one returned. */
 static int write_batch(struct npu_tq *q, const struct tq_buf *b, struct npu_err *err)
 {
-    for (uint32_t j = 0; j < b->count; j++) {
-        uint32_t lo = b->f.off[j], hi = b->f.off[j + 1];
-        int rc = npu_trace_writer_burst_probes(q->w, b->first_burst + j, hi - lo, b->f.id + lo,
-                                               b->f.mp + lo, q->n_probes ? b->probe : NULL, err);
-        if (rc)
-            return rc;
+    uint32_t fires = b->f.off[b->count];
+    if (q->n_enc < 2 || b->count < 2 || fires < TQ_PARALLEL_MIN_FIRES) {
+        for (uint32_t j = 0; j < b->count; j++) {
+            uint32_t lo = b->f.off[j], hi = b->f.off[j + 1];
+            int rc = npu_trace_writer_burst_probes(q->w, b->first_burst + j, hi - lo,
+                                                   b->f.id + lo, b->f.mp + lo,
+                                                   q->n_probes ? b->probe : NULL, err);
+            if (rc)
+                return rc;
+        }
+        return npu_trace_writer_flush(q->w, err);
+    }
+    int rc = recs_reserve(q, b->count, err);
+    if (rc)
+        return rc;
+    for (uint32_t k = 0; k < q->n_enc; k++) {
+        q->part[k].j0 = (uint32_t)((uint64_t)b->count * k / q->n_enc);
+        q->part[k].j1 = (uint32_t)((uint64_t)b->count * (k + 1) / q->n_enc);
+    }
+    pthread_mutex_lock(&q->m);
+    q->job = b;
+    q->parts_left = q->n_enc - 1;
+    q->job_gen++;
+    pthread_cond_broadcast(&q->job_ready);
+    pthread_mutex_unlock(&q->m);
+    encode_part(q, b, &q->part[0]);
+    pthread_mutex_lock(&q->m);
+    while (q->parts_left)
+        pthread_cond_wait(&q->job_done, &q->m);
+    pthread_mutex_unlock(&q->m);
+    for (uint32_t k = 0; k < q->n_enc; k++) {
+        const struct tq_part *p = &q->part[k];
+        for (uint32_t j = p->j0; j < p->j0 + p->done; j++)
+            if ((rc = npu_trace_writer_append(q->w, &q->recs[j], err)))
+                return rc;
+        if (p->rc) {
+            *err = p->err;
+            return p->rc;
+        }
     }
     return npu_trace_writer_flush(q->w, err);
 }
@@ -103,6 +230,8 @@ int npu_tq_start(struct npu_trace_writer *w, uint32_t n_probes, struct npu_tq **
     pthread_mutex_init(&q->m, NULL);
     pthread_cond_init(&q->filled, NULL);
     pthread_cond_init(&q->emptied, NULL);
+    pthread_cond_init(&q->job_ready, NULL);
+    pthread_cond_init(&q->job_done, NULL);
     for (int k = 0; k < 2 && n_probes; k++)
         if (!(q->buf[k].probe = malloc((size_t)n_probes * sizeof(float)))) {
             tq_free(q);
@@ -111,6 +240,19 @@ int npu_tq_start(struct npu_trace_writer *w, uint32_t n_probes, struct npu_tq **
     if (pthread_create(&q->thread, NULL, tq_main, q) != 0) {
         tq_free(q);
         return npu_err_set(err, NPU_E_RESOURCE, "cannot start the trace writer thread");
+    }
+    /* Helpers where there are cores for them; with none (or when one
+     * cannot start) fewer encoders share the work, which stays correct. */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    uint32_t want = cpus > (long)TQ_MAX_ENCODERS ? TQ_MAX_ENCODERS : cpus > 1 ? (uint32_t)cpus : 1;
+    q->n_enc = 1;
+    while (q->n_enc < want) {
+        struct tq_helper *h = &q->helper[q->n_enc];
+        h->q = q;
+        h->k = q->n_enc;
+        if (pthread_create(&q->helper_thread[q->n_enc], NULL, helper_main, h) != 0)
+            break;
+        q->n_enc++;
     }
     *out = q;
     return NPU_OK;
@@ -170,6 +312,12 @@ int npu_tq_finish(struct npu_tq *q, double *busy_s, struct npu_err *err)
     pthread_cond_signal(&q->filled);
     pthread_mutex_unlock(&q->m);
     pthread_join(q->thread, NULL);
+    pthread_mutex_lock(&q->m);
+    q->helpers_quit = true;
+    pthread_cond_broadcast(&q->job_ready);
+    pthread_mutex_unlock(&q->m);
+    for (uint32_t k = 1; k < q->n_enc; k++)
+        pthread_join(q->helper_thread[k], NULL);
     int rc = NPU_OK;
     if (q->failed) {
         rc = q->err.code;

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "trace.h"
+#include "tracequeue.h"
 
 static char tmpdir[256];
 
@@ -567,6 +568,73 @@ static void test_deterministic(void **state)
     free(db);
 }
 
+/* The trace queue encodes a batch of many fires on several threads
+ * (tracequeue.c, from 65536 fires and two cores): the file must be the
+ * same bytes as one written burst by burst, also when a burst in the
+ * middle of such a batch is bad (the records before it are written, and
+ * its error is the one reported). */
+static void test_queue_parallel(void **state)
+{
+    (void)state;
+    enum { BURSTS = 20, PER = 12000, BAD = 17 };
+    struct npu_trace_header h = make_header(true);
+    h.n_neurons = 1000000;
+    h.bursts_planned = BURSTS;
+    uint32_t *off = calloc(BURSTS + 1, sizeof(*off));
+    uint32_t *ids = calloc((size_t)BURSTS * PER, sizeof(*ids));
+    float *mp = calloc((size_t)BURSTS * PER, sizeof(*mp));
+    assert_true(off && ids && mp);
+    uint32_t x = 7, n = 0;
+    for (uint32_t j = 0; j < BURSTS; j++) {
+        uint32_t count = j >= 8 && j < 11 ? j : PER, id = 0;   /* a small batch in between */
+        for (uint32_t k = 0; k < count; k++) {
+            x = x * 1664525u + 1013904223u;
+            id += 1 + (x >> 26);
+            ids[n] = id;
+            mp[n++] = u2f(0x41a00000u + (x & 0xffffu));
+        }
+        off[j + 1] = n;
+    }
+    ids[off[BAD] + 100] = ids[off[BAD] + 99];   /* not ascending */
+    char a[512], b[512];
+    path_in_tmp(a, sizeof(a), "queue_par.trace");
+    path_in_tmp(b, sizeof(b), "queue_seq.trace");
+    struct npu_err err;
+    struct npu_trace_writer *wa, *wb;
+    assert_int_equal(npu_trace_writer_open(a, true, &h, &wa, &err), NPU_OK);
+    assert_int_equal(npu_trace_writer_open(b, true, &h, &wb, &err), NPU_OK);
+    struct npu_tq *q;
+    assert_int_equal(npu_tq_start(wa, 0, &q, &err), NPU_OK);
+    const uint32_t batches[][2] = { { 0, 8 }, { 8, 11 }, { 11, BURSTS } };
+    uint32_t rel[BURSTS + 1];
+    for (int g = 0; g < 3; g++) {
+        uint32_t j0 = batches[g][0], j1 = batches[g][1];
+        for (uint32_t j = j0; j <= j1; j++)
+            rel[j - j0] = off[j];
+        struct npu_fires f = { .first_burst = j0 + 1, .count = j1 - j0, .off = rel, .id = ids, .mp = mp };
+        assert_int_equal(npu_tq_push(q, &f, NULL, &err), NPU_OK);
+    }
+    err.msg[0] = 0;
+    assert_int_equal(npu_tq_finish(q, NULL, &err), NPU_E_INTERNAL);
+    assert_non_null(strstr(err.msg, "burst 18: id"));
+    assert_int_equal(npu_trace_writer_close(wa, NPU_TRACE_END_ERROR, &err), NPU_OK);
+    int rc = NPU_OK;
+    for (uint32_t j = 0; j < BURSTS && !rc; j++)
+        rc = npu_trace_writer_burst(wb, j + 1, off[j + 1] - off[j], ids + off[j], mp + off[j], &err);
+    assert_int_equal(rc, NPU_E_INTERNAL);
+    assert_int_equal(npu_trace_writer_close(wb, NPU_TRACE_END_ERROR, &err), NPU_OK);
+    size_t la, lb;
+    void *da = slurp(a, &la), *db = slurp(b, &lb);
+    assert_true(la > (size_t)14 * PER * 5);   /* the 14 full bursts before the bad one */
+    assert_int_equal(la, lb);
+    assert_memory_equal(da, db, la);
+    free(da);
+    free(db);
+    free(off);
+    free(ids);
+    free(mp);
+}
+
 int main(void)
 {
     const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
@@ -589,6 +657,7 @@ int main(void)
         cmocka_unit_test(test_writer_rejects_bad_input),
         cmocka_unit_test(test_write_error),
         cmocka_unit_test(test_deterministic),
+        cmocka_unit_test(test_queue_parallel),
     };
     int failed = cmocka_run_group_tests(tests, NULL, NULL);
     /* Leave the directory on failure: its files are the evidence. */
