@@ -31,6 +31,9 @@ shared uint s_sums[NPU_WG];
 shared uint64_t s_events[NPU_WG];
 shared bool s_last;
 
+// Block counts the setup loads at a time.
+#define SETUP_LOADS 8u
+
 // The block counts again, coherent: the setup reads the other workgroups'
 // atomics with plain loads that go to the device-wide level and can all be
 // in flight at once (an atomic read per block waits for each in turn).
@@ -44,12 +47,31 @@ layout(std430, binding = NPU_B_BLOCK) coherent readonly buffer BlockC { uint blo
 // before counting itself done.
 void setup_next(uint t)
 {
+    // Thread 0's control words first: its loads are then in flight while
+    // the block counts load.
+    uint p = pc.parity;
+    uint fc = 0u, end0 = 0u;
+    uint64_t ev = uint64_t(0);
+    if (t == 0u) {
+        fc = atomicAdd(ctl[CTL_FIRE_COUNT + p], 0u);
+        end0 = pc.j == 0u ? 0u : ctl[NPU_CTL_OUT_END];
+        ev = atomicExchange(ctl64[NPU_CTL_EVENTS / 2u], uint64_t(0));
+    }
+    // Each thread's run of blocks, SETUP_LOADS counts at a time issued
+    // before any is used: these loads are the serial tail of every burst
+    // (a loop that waits for each in turn took two round trips to the L2
+    // per block of the run, 16 at 1M and 154 at 10M).
     uint nb = fire_blocks();
     uint per = (nb + NPU_WG - 1u) / NPU_WG;
     uint a = min(t * per, nb), e = min(a + per, nb);
     uint s = 0u;
-    for (uint g = a; g < e; g++)
-        s += block_c[g];
+    for (uint g = a; g < e; g += SETUP_LOADS) {
+        uint v[SETUP_LOADS];
+        [[unroll]] for (uint k = 0u; k < SETUP_LOADS; k++)
+            v[k] = g + k < e ? block_c[g + k] : 0u;
+        [[unroll]] for (uint k = 0u; k < SETUP_LOADS; k++)
+            s += v[k];
+    }
     s_sums[t] = s;
     for (uint d = 1u; d < NPU_WG; d <<= 1) {
         barrier();
@@ -58,19 +80,22 @@ void setup_next(uint t)
         s_sums[t] += x;
     }
     uint run = s_sums[t] - s; // exclusive prefix of this thread's first block
-    for (uint g = a; g < e; g++) {
-        block[nb + g] = run;
-        run += block_c[g];
+    for (uint g = a; g < e; g += SETUP_LOADS) {
+        uint v[SETUP_LOADS];
+        [[unroll]] for (uint k = 0u; k < SETUP_LOADS; k++)
+            v[k] = g + k < e ? block_c[g + k] : 0u;
+        [[unroll]] for (uint k = 0u; k < SETUP_LOADS; k++) {
+            if (g + k < e)
+                block[nb + g + k] = run;
+            run += v[k];
+        }
     }
     if (t == 0u) {
-        uint p = pc.parity;
-        uint fc = atomicAdd(ctl[CTL_FIRE_COUNT + p], 0u);
         // OUT is host memory: written, never read, since a read from the
         // device is a round trip over the bus.
-        uint end = (pc.j == 0u ? 0u : ctl[NPU_CTL_OUT_END]) + fc;
+        uint end = end0 + fc;
         ctl[NPU_CTL_OUT_END] = end;
         outw[pc.j + 1u] = end;
-        uint64_t ev = atomicExchange(ctl64[NPU_CTL_EVENTS / 2u], uint64_t(0));
         outw[pc.events_base + 2u * pc.j] = uint(ev);
         outw[pc.events_base + 2u * pc.j + 1u] = uint(ev >> 32);
         ctl[NPU_CTL_PROP_DENSE] = dense_for(fc, pc.prop_ratio) ? 1u : 0u;
@@ -109,7 +134,8 @@ void main()
         bool cand[NPU_DYN_UNROLL], marked[NPU_DYN_UNROLL], fired[NPU_DYN_UNROLL];
         bool picked[NPU_DYN_UNROLL];
         uint64_t stim[NPU_DYN_UNROLL];
-        uint u[NPU_DYN_UNROLL], c[NPU_DYN_UNROLL], mps[NPU_DYN_UNROLL], m[NPU_DYN_UNROLL];
+        uint u[NPU_DYN_UNROLL], aw[NPU_DYN_UNROLL], c[NPU_DYN_UNROLL], mps[NPU_DYN_UNROLL];
+        uint m[NPU_DYN_UNROLL];
         uint64_t sum[NPU_DYN_UNROLL];
         area_t ar[NPU_DYN_UNROLL];
         [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
@@ -119,6 +145,12 @@ void main()
                                      ? (cand_bits[p * cand_words() + (i >> 5)] & (1u << (i & 31u))) != 0u
                                      : cand_stamp[i] == pc.burst);
             u[k] = live && pc.units_k != 0u ? units[i] : 0u;
+            // Not only for candidates: most neurons are candidates, so
+            // these lines are read anyway, and waiting for the test first
+            // would add a round trip to every pass.
+            aw[k] = live ? area_of(i) : 0u;
+            c[k] = live ? cc[i] : 0u;
+            mps[k] = live ? mp[i] : 0u;
         }
         // Steps 3 and 4 for the burst's ranges (pc.dyn_ranges), while the
         // loads above are in flight: a picked neuron is a candidate and its
@@ -142,13 +174,10 @@ void main()
             uint i = i0 + k * stride;
             cand[k] = marked[k] || u[k] != 0u || picked[k];
             bool look = cand[k] || (pc.reset_idle != 0u && i < pc.n);
-            uint a = look ? area_of(i) : 0u;
             if (n_cached != 0u)
-                ar[k] = s_area[a];
+                ar[k] = s_area[aw[k]];
             else if (look)
-                ar[k] = areas[a];
-            c[k] = cand[k] ? cc[i] : 0u;
-            mps[k] = look ? mp[i] : 0u;
+                ar[k] = areas[aw[k]];
             sum[k] = (marked[k] ? fcl[i] : uint64_t(0)) + stim[k];
         }
         [[unroll]] for (uint k = 0u; k < NPU_DYN_UNROLL; k++) {
