@@ -19,7 +19,7 @@ struct tq_buf {
 /* Encoder threads: a batch of many fires is encoded on several threads,
  * each taking a run of its bursts, and then appended in order; the file is
  * the same bytes as when one thread writes it (npu_trace_encode). */
-#define TQ_MAX_ENCODERS 4u
+#define TQ_MAX_ENCODERS 8u
 #define TQ_PARALLEL_MIN_FIRES 65536u
 
 struct tq_part {
