@@ -2,7 +2,9 @@
 // Step 6 (FEAGI's neural dynamics) on a fixed grid: the workgroups stride
 // over all neurons; a neuron is a candidate of this burst when it is marked
 // (its CAND_STAMP, or its bit in this burst's half of CAND_BITS;
-// common.glsl, fcl_add) or its tagged units word is not zero (units_add).
+// common.glsl, fcl_add), its tagged units word is not zero (units_add), or
+// one of the burst's range stimuli picks it (steps 3 and 4 for bursts of at
+// most NPU_DYN_RANGES ranges, applied here rather than by the fill).
 // A neuron that is not a candidate is not touched (SEMANTICS.md), so it
 // costs one or two coalesced loads, except that in an area that does not
 // accumulate its mp is zeroed (step 1 of the next burst, done here so that
@@ -12,7 +14,8 @@
 // takes at a time: one lane adds the subgroup's count to the burst's fire
 // count (its base in the unordered fire list) and each pass's to its
 // block's count, the firing lanes take consecutive slots from the ballots'
-// exclusive bit counts.  FIRE_BITS gets one atomicOr per fire (no
+// exclusive bit counts and write there each fire's row and fire_info for
+// the next propagation.  FIRE_BITS gets one atomicOr per fire (no
 // return value, no contention); the compaction clears it.  The area
 // parameters are copied to shared memory once per workgroup when there are
 // at most NPU_WG areas.
