@@ -407,7 +407,8 @@ static inline float sel_f(uint32_t c, float a, float b)
  * its mp then. */
 static inline __attribute__((always_inline)) void
 dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0, uint64_t bits,
-                   bool live, uint32_t b, uint8_t *restrict fired, float *restrict fire_mp)
+                   bool live, bool draws, uint32_t b, uint8_t *restrict fired,
+                   float *restrict fire_mp)
 {
     float *restrict mp = c->mp + i0;
     uint16_t *restrict cdp = c->countdown + i0;
@@ -421,7 +422,7 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
     const uint32_t refr = a->refractory;
     const uint32_t refr_snooze = min_u32((uint32_t)a->refractory + a->snooze, UINT16_MAX);
     const float exc = a->excitability;
-    const uint32_t always = exc >= 0.999f, draw = !always & (exc > 0.0f);
+    const uint32_t always = exc >= 0.999f, draw = draws & !always & (exc > 0.0f);
     const uint32_t umask = c->units_mask, usign = c->units_sign;
     uint32_t is_cand[WORD_BITS];
 
@@ -448,8 +449,9 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
         float m2 = m + cand;                                      /* 6.2 */
         uint32_t above = (m2 >= thr) & (!has_limit | (m2 <= lim)) & !busy;
         uint32_t blocked = above & at_limit;                      /* 6.3.1 */
-        /* drawn for every lane, used only where the area draws at all */
-        uint32_t lucky = always | (draw & (npu_fx_uniform(i0 + k, b) < exc));
+        /* drawn for every lane where the area draws at all; draws is a
+         * constant of each inlined body, so the others skip the hash */
+        uint32_t lucky = always | (draws && (draw & (npu_fx_uniform(i0 + k, b) < exc)));
         uint32_t fire = above & !blocked & lucky;                 /* 6.3.2 */
         uint32_t cf_fire = cf + (cf < UINT16_MAX);
         uint32_t new_cf = sel_u(limited, 0u, cf);                 /* 6.4 */
@@ -479,12 +481,19 @@ static inline __attribute__((always_inline)) void
 dynamics_word_live(struct cpu_backend *c, const struct npu_area *a, uint32_t i0, uint64_t bits,
                    bool live, uint32_t b, uint8_t *fired, float *fire_mp)
 {
-    /* a constant live each way, so each inlined body is vectorised
-     * without a conditional store */
-    if (live)
-        dynamics_word_body(c, a, i0, bits, true, b, fired, fire_mp);
+    /* live and draws constant in each inlined body, so it is vectorised
+     * without a conditional store, and an area that fires whenever it
+     * reaches its threshold (excitability 1, or 0 that never fires) does
+     * not hash every lane for a draw it does not use */
+    bool draws = !(a->excitability >= 0.999f) && a->excitability > 0.0f;
+    if (live && draws)
+        dynamics_word_body(c, a, i0, bits, true, true, b, fired, fire_mp);
+    else if (live)
+        dynamics_word_body(c, a, i0, bits, true, false, b, fired, fire_mp);
+    else if (draws)
+        dynamics_word_body(c, a, i0, bits, false, true, b, fired, fire_mp);
     else
-        dynamics_word_body(c, a, i0, bits, false, b, fired, fire_mp);
+        dynamics_word_body(c, a, i0, bits, false, false, b, fired, fire_mp);
 }
 
 static void dynamics_word_c(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
