@@ -62,8 +62,8 @@ void setup_next(uint t)
     }
     // Each thread's run of blocks, SETUP_LOADS counts at a time issued
     // before any is used: these loads are the serial tail of every burst
-    // (a loop that waits for each in turn took two round trips to the L2
-    // per block of the run, 16 at 1M and 154 at 10M).
+    // (the plain loop, which may wait for each in turn, made the 1M burst
+    // 1.5 us slower; docs/performance.md, change 35).
     uint nb = fire_blocks();
     uint per = (nb + NPU_WG - 1u) / NPU_WG;
     uint a = min(t * per, nb), e = min(a + per, nb);
