@@ -116,6 +116,26 @@ static void *bound_run(void *arg)
     return NULL;
 }
 
+bool npu_net_area_wp(const struct npu_net *net, uint32_t a, uint16_t *wp)
+{
+    const struct npu_area *ar = &net->areas[a];
+    uint32_t e = net->syn_off[ar->base], end = net->syn_off[ar->base + ar->count];
+    if (e == end)
+        return false;
+    uint16_t w = net->syn_wp[e];
+    /* an or of differences, so the compiler vectorises the scan */
+    for (; e < end; e += 4096) {
+        uint32_t stop = end - e < 4096 ? end : e + 4096;
+        uint16_t diff = 0;
+        for (uint32_t k = e; k < stop; k++)
+            diff |= net->syn_wp[k] ^ w;
+        if (diff)
+            return false;
+    }
+    *wp = w;
+    return true;
+}
+
 /* The first source whose synapses start at or after synapse k. */
 static uint32_t source_at(const struct npu_net *net, uint64_t k)
 {

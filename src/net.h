@@ -103,6 +103,11 @@ struct npu_units_bound {
 int npu_net_units_bound(const struct npu_net *net, struct npu_units_bound *b,
                         struct npu_err *err);
 
+/* Whether every synapse of area a's neurons has the same weight | psp << 8
+ * word, and which (*wp).  False for an area without synapses.  One pass
+ * over the area's rows, stopping at the first that differs. */
+bool npu_net_area_wp(const struct npu_net *net, uint32_t a, uint16_t *wp);
+
 /* Host bytes held by the network's arrays. */
 size_t npu_net_bytes(const struct npu_net *net);
 

@@ -86,6 +86,27 @@ static void expect_error(const char *text, int code, const char *where, const ch
 
 /* ------------------------------------------------------------------------ */
 
+/* npu_net_area_wp: one weight | psp word over all of an area's synapses,
+ * whatever their type; none for an area with two words or no synapses. */
+static void test_area_wp(void **state)
+{
+    (void)state;
+    struct npu_net *net = load_ok(
+        "[area a]\nsize = 3x1x1\n"
+        "[area b]\nsize = 2x1x1\n"
+        "[area c]\nsize = 2x2x1\n"
+        "[connect a -> b]\nrule = all_to_all\nweight = 5\npsp = 7\n"
+        "[connect a -> c]\nrule = all_to_all\nweight = 5\npsp = 8\n"
+        "[connect c -> a]\nrule = all_to_all\nweight = 9\npsp = 4\n"
+        "[connect c -> b]\nrule = all_to_all\nweight = 9\npsp = 4\ntype = inhibitory\n");
+    uint16_t wp = 0;
+    assert_false(npu_net_area_wp(net, 0, &wp));
+    assert_false(npu_net_area_wp(net, 1, &wp));
+    assert_true(npu_net_area_wp(net, 2, &wp));
+    assert_int_equal(wp, 9 | 4 << 8);
+    npu_net_free(net);
+}
+
 /* all_to_all: S*T synapses, each source to every target in id order, with
  * the section's weight, psp and type. */
 static void test_all_to_all(void **state)
@@ -689,6 +710,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_all_to_all),
+        cmocka_unit_test(test_area_wp),
         cmocka_unit_test(test_one_to_one),
         cmocka_unit_test(test_projector),
         cmocka_unit_test(test_random_fanout),
