@@ -26,7 +26,7 @@ struct area_t {
     uint excitability;    // float bits
     uint refractory_cfl;
     uint snooze_flags;
-    uint pad0;
+    uint wp_const; // with NPU_AF_CONST_WP
     uint pad1;
 };
 
@@ -372,11 +372,13 @@ uint fx_psp_from_mp(uint mpv)
 }
 
 // What the propagation needs of a fired source besides its row, so that it
-// need not look up the source's area: its area's flags (NPU_AF_*) << 8 |
-// the psp its mp at firing, m (float bits), gives in an mp-driven area.
-uint fire_info(uint flags, uint m)
+// need not look up the source's area: the psp its mp at firing, m (float
+// bits), gives in an mp-driven area | its area's flags (NPU_AF_*, under
+// 256) << 8 | the area's wp_const << 16 where it has one.
+uint fire_info(uint flags, uint wp_const, uint m)
 {
-    return (flags << 8) | ((flags & NPU_AF_MP_PSP) != 0u ? fx_psp_from_mp(m) : 0u);
+    return (flags << 8) | ((flags & NPU_AF_MP_PSP) != 0u ? fx_psp_from_mp(m) : 0u) |
+           ((flags & NPU_AF_CONST_WP) != 0u ? wp_const << 16 : 0u);
 }
 
 // npu_fx_contribution as a two's complement uint64, so adds wrap (defined).

@@ -119,6 +119,7 @@ void main()
         s_area[t].excitability = areas[t].excitability;
         s_area[t].refractory_cfl = areas[t].refractory_cfl;
         s_area[t].snooze_flags = areas[t].snooze_flags;
+        s_area[t].wp_const = areas[t].wp_const;
     }
     uint rw = pc.dyn_ranges * NPU_RANGE_WORDS;
     if (t < rw)
@@ -226,7 +227,7 @@ void main()
                 events += uint64_t(e - a);
                 uint at = k0 + subgroupBallotExclusiveBitCount(vote[k]);
                 fire_row[at] = uvec2(a, e);
-                fire_info_w[at] = fire_info(ar[k].snooze_flags >> 16, m[k]);
+                fire_info_w[at] = fire_info(ar[k].snooze_flags >> 16, ar[k].wp_const, m[k]);
                 atomicOr(fire_bits[i >> 5], 1u << (i & 31u));
             }
             k0 += cnt[k];

@@ -96,6 +96,7 @@
 #define NPU_AF_ACCUMULATE 2u
 #define NPU_AF_MP_PSP 4u
 #define NPU_AF_UNIFORM 8u
+#define NPU_AF_CONST_WP 16u /* every synapse of the area is npu_gpu_area.wp_const */
 
 /* Arithmetic self-test modes (test_arith.comp). */
 #define NPU_TEST_TO_FLOAT 0u   /* in: int64 pairs -> out: float bits of npu_fx_to_float */
@@ -147,7 +148,8 @@ struct npu_gpu_area {
     NPU_FLOAT excitability;
     NPU_UINT refractory_cfl;  /* refractory | cfl << 16 */
     NPU_UINT snooze_flags;    /* snooze | NPU_AF_* << 16 */
-    NPU_UINT pad[2];
+    NPU_UINT wp_const;        /* with NPU_AF_CONST_WP: every synapse's weight | psp << 8 */
+    NPU_UINT pad;
 };
 
 struct npu_gpu_push {

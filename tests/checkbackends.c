@@ -192,22 +192,32 @@ static struct npu_net *random_net(bool huge)
         ar->psp_uniform = below(3) != 0;
     }
     net->n_neurons = n;
+    /* A third of the areas give all their synapses one weight and psp, so
+     * that the backends' constant-weight paths (npu_net_area_wp) run. */
+    uint16_t *area_wp = calloc(net->n_areas, sizeof(*area_wp));
+    for (uint32_t a = 0; a < net->n_areas; a++)
+        if (below(3) == 0)
+            area_wp[a] = (uint16_t)(1 + below(wmax - 1) + (below(wmax) << 8)); /* weight != 0 */
     uint32_t hub = below(n);
+    uint32_t src_area = 0;
     struct syn **per = calloc(n, sizeof(*per));
     uint32_t *deg = calloc(n, sizeof(*deg));
     uint64_t total = 0;
     for (uint32_t s = 0; s < n; s++) {
+        while (s >= net->areas[src_area].base + net->areas[src_area].count)
+            src_area++;
+        uint16_t cw = area_wp[src_area];
         uint32_t d = below(3) ? below(12) : 0;
         bool to_hub = below(2) == 0;
         per[s] = calloc(d + 1, sizeof(struct syn));
         for (uint32_t k = 0; k < d; k++) {
             uint32_t w = below(4) ? below(wmax) : wmax - 1, p = below(4) ? below(wmax) : wmax - 1;
             per[s][k] = (struct syn){ .target = below(n) | (below(4) ? 0 : NPU_SYN_INHIBITORY),
-                                      .wp = (uint16_t)(w | p << 8), .order = k };
+                                      .wp = cw ? cw : (uint16_t)(w | p << 8), .order = k };
         }
         if (to_hub) /* fan-in of ~n/2 of the strongest synapses */
             per[s][d++] = (struct syn){ .target = hub | (below(8) ? 0 : NPU_SYN_INHIBITORY),
-                                        .wp = (uint16_t)((wmax - 1) | (wmax - 1) << 8),
+                                        .wp = cw ? cw : (uint16_t)((wmax - 1) | (wmax - 1) << 8),
                                         .order = d };
         qsort(per[s], d, sizeof(struct syn), cmp_syn);
         deg[s] = d;
@@ -234,6 +244,7 @@ static struct npu_net *random_net(bool huge)
     net->syn_off[n] = k;
     free(per);
     free(deg);
+    free(area_wp);
     return net;
 }
 

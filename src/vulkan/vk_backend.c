@@ -673,6 +673,9 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
                          (ar->accumulate ? NPU_AF_ACCUMULATE : 0) |
                          (ar->mp_driven_psp ? NPU_AF_MP_PSP : 0) |
                          (ar->psp_uniform ? NPU_AF_UNIFORM : 0);
+        uint16_t wp = 0;
+        if (npu_net_area_wp(net, a, &wp))
+            flags |= NPU_AF_CONST_WP;
         areas[a] = (struct npu_gpu_area){
             .threshold = ar->threshold,
             .threshold_limit = ar->threshold_limit,
@@ -680,6 +683,7 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
             .excitability = ar->excitability,
             .refractory_cfl = ar->refractory | (uint32_t)ar->cfl << 16,
             .snooze_flags = ar->snooze | flags << 16,
+            .wp_const = wp,
         };
         be->reset_idle |= !ar->accumulate && ar->count > 0;
         if (ar->power && power_q != 0 && ar->count > 0)
