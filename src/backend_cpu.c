@@ -73,6 +73,8 @@
 #define PREFETCH_SUMS_BYTES (1u << 20)
 /* How far ahead propagation prefetches the FCL sum of a target. */
 #define PREFETCH_AHEAD 8
+/* area_wp of an area whose synapses do not all have one weight and psp. */
+#define NO_CONST_WP UINT32_MAX
 /* How many fired sources ahead propagation prefetches a row. */
 #define ROW_PREFETCH_AHEAD 4
 #define CACHE_LINE 64
@@ -162,6 +164,9 @@ struct cpu_backend {
     int units_mode;                /* NPUSIM_CPU_UNITS: 0 auto, 1 off (int64 only), 2 int32
                                     * (never tagged), for the tests */
     dynamics_word_fn *dynamics_word;   /* dynamics_word_c or a vector version */
+    uint32_t *area_wp;             /* per area: the weight | psp << 8 word of all its
+                                    * synapses (npu_net_area_wp), or NO_CONST_WP */
+    bool const_wp_off;             /* NPUSIM_CPU_CONST_WP=off: every row decodes its words */
     uint64_t *cand[2];             /* candidate bitmaps of the even and odd bursts */
     uint64_t *no_acc;              /* bitmap: the neuron's area does not accumulate (step 1
                                     * resets it); NULL when every area accumulates */
@@ -275,6 +280,26 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
         uint32_t mp_psp = a->mp_driven_psp ? npu_fx_psp_from_mp(fire_mp) : 0;
         const uint32_t tag = c->units_k ? UINT32_C(1) << c->units_k : 0;
         const bool mark = c->units_k == 0;
+        uint32_t cw = c->area_wp[net->area_of[s]];
+        if (cw != NO_CONST_WP) {
+            /* One weight and psp for the whole row: the add is the same
+             * for every synapse but for its sign, so no synapse's word is
+             * loaded or decoded.  The sign by a mask, not a branch, which
+             * would mispredict on rows that mix both. */
+            uint32_t mag = (cw & 0xff) * (a->mp_driven_psp ? mp_psp : cw >> 8);
+            uint32_t add_exc = tag + mag, twice = 2 * mag;
+            for (; e < end; e++) {
+                if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
+                    __builtin_prefetch(&units[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
+                uint32_t t = tgt[e];
+                uint32_t id = t & NPU_SYN_TARGET_MASK;
+                uint32_t inh = 0u - (t >> 31); /* NPU_SYN_INHIBITORY is the top bit */
+                units[id] = (int32_t)((uint32_t)units[id] + (add_exc - (inh & twice)));
+                if (mark)
+                    cand[id / WORD_BITS] |= UINT64_C(1) << (id % WORD_BITS);
+            }
+            return;
+        }
         for (; e < end; e++) {
             if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
                 __builtin_prefetch(&units[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
@@ -933,6 +958,8 @@ static void free_arrays(struct cpu_backend *c)
     free(c->cand[0]);
     free(c->cand[1]);
     free(c->no_acc);
+    free(c->area_wp);
+    c->area_wp = NULL;
     free(c->sum_live);
     c->sum_live = NULL;
     c->mp = NULL;
@@ -959,11 +986,16 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
     c->sum_live = calloc(c->n_words, 1);
     c->sum = alloc_zeroed(&c->sum_mem, n * sizeof(uint64_t));
     c->units = alloc_zeroed(&c->units_mem, n * sizeof(int32_t));
+    c->area_wp = malloc((net->n_areas ? net->n_areas : 1) * sizeof(*c->area_wp));
     if (!c->sum || !c->units || !c->sum_live || !c->mp || !c->countdown || !c->cfc ||
-        !c->cand[0] || !c->cand[1]) {
+        !c->cand[0] || !c->cand[1] || !c->area_wp) {
         free_arrays(c);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
                            net->n_neurons);
+    }
+    for (uint32_t a = 0; a < net->n_areas; a++) {
+        uint16_t wp;
+        c->area_wp[a] = !c->const_wp_off && npu_net_area_wp(net, a, &wp) ? wp : NO_CONST_WP;
     }
     for (uint32_t a = 0; a < net->n_areas; a++) {
         const struct npu_area *ar = &net->areas[a];
@@ -1070,6 +1102,15 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
         return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_UNITS is '%s', not off or int32",
                            units);
     }
+    /* NPUSIM_CPU_CONST_WP=off decodes every synapse's weight word even
+     * where the area's are all one, so the engine tests hold both ways of
+     * propagating to every rule. */
+    const char *cw = getenv("NPUSIM_CPU_CONST_WP");
+    if (cw && *cw && strcmp(cw, "off") != 0) {
+        free(c);
+        return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_CONST_WP is '%s', not off", cw);
+    }
+    c->const_wp_off = cw && *cw;
     snprintf(c->base.device, sizeof(c->base.device), "host CPU (reference)");
     *out = &c->base;
     return NPU_OK;

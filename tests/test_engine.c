@@ -1769,7 +1769,10 @@ int main(void)
      * uniform synaptic input in int32 units where it provably fits, or in
      * tagged int32 units that mark candidates themselves, the default
      * where their tighter bound holds); each combination must meet every
-     * rule on its own, and so must the automatic choice. */
+     * rule on its own, and so must the automatic choice.  The "always"
+     * groups also decode every synapse's weight word where an area's are
+     * all one (NPUSIM_CPU_CONST_WP=off), so that each way of summing runs
+     * both ways of propagating. */
     static const char *const modes[] = { "never", "always" };
     static const char *const units[] = { "", "off", "int32" };
     int failed = 0;
@@ -1777,13 +1780,15 @@ int main(void)
         for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
             setenv("NPUSIM_CPU_DENSE", modes[m], 1);
             setenv("NPUSIM_CPU_UNITS", units[u], 1);
-            char name[96];
-            snprintf(name, sizeof(name), "engine, NPUSIM_CPU_DENSE=%s NPUSIM_CPU_UNITS=%s",
-                     modes[m], units[u]);
+            setenv("NPUSIM_CPU_CONST_WP", m ? "off" : "", 1);
+            char name[128];
+            snprintf(name, sizeof(name), "engine, NPUSIM_CPU_DENSE=%s NPUSIM_CPU_UNITS=%s%s",
+                     modes[m], units[u], m ? " NPUSIM_CPU_CONST_WP=off" : "");
             printf("[ MODE     ] %s\n", name);   /* cmocka's output does not name groups */
             failed += cmocka_run_group_tests_name(name, tests, NULL, NULL);
         }
     unsetenv("NPUSIM_CPU_UNITS");
+    unsetenv("NPUSIM_CPU_CONST_WP");
     /* and the portable dynamics_word, which a machine with a vector one
      * would otherwise never run */
     setenv("NPUSIM_CPU_DENSE", "always", 1);
