@@ -631,12 +631,15 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 uint32_t s = fired_id[f + ROW_PREFETCH_AHEAD];
                 const char *t0 = (const char *)&net->syn_target[net->syn_off[s]];
                 const char *t1 = (const char *)&net->syn_target[net->syn_off[s + 1]];
-                const char *w0 = (const char *)&net->syn_wp[net->syn_off[s]];
-                const char *w1 = (const char *)&net->syn_wp[net->syn_off[s + 1]];
                 for (; t0 < t1; t0 += CACHE_LINE)
                     __builtin_prefetch(t0);
-                for (; w0 < w1; w0 += CACHE_LINE)
-                    __builtin_prefetch(w0);
+                /* a constant-weight row's words are not read */
+                if (c->area_wp[net->area_of[s]] == NO_CONST_WP) {
+                    const char *w0 = (const char *)&net->syn_wp[net->syn_off[s]];
+                    const char *w1 = (const char *)&net->syn_wp[net->syn_off[s + 1]];
+                    for (; w0 < w1; w0 += CACHE_LINE)
+                        __builtin_prefetch(w0);
+                }
             }
             propagate_source(c, cand, fired_id[f], fired_mp[f], lo, hi);
         }
