@@ -167,6 +167,7 @@ struct cpu_backend {
     uint32_t *area_wp;             /* per area: the weight | psp << 8 word of all its
                                     * synapses (npu_net_area_wp), or NO_CONST_WP */
     bool const_wp_off;             /* NPUSIM_CPU_CONST_WP=off: every row decodes its words */
+    bool any_var_wp;               /* some area's rows have weight words to read */
     uint64_t *cand[2];             /* candidate bitmaps of the even and odd bursts */
     uint64_t *no_acc;              /* bitmap: the neuron's area does not accumulate (step 1
                                     * resets it); NULL when every area accumulates */
@@ -633,8 +634,9 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 const char *t1 = (const char *)&net->syn_target[net->syn_off[s + 1]];
                 for (; t0 < t1; t0 += CACHE_LINE)
                     __builtin_prefetch(t0);
-                /* a constant-weight row's words are not read */
-                if (c->area_wp[net->area_of[s]] == NO_CONST_WP) {
+                /* a constant-weight row's words are not read; the area
+                 * lookup, a miss at 1M, only where some rows have them */
+                if (c->any_var_wp && c->area_wp[net->area_of[s]] == NO_CONST_WP) {
                     const char *w0 = (const char *)&net->syn_wp[net->syn_off[s]];
                     const char *w1 = (const char *)&net->syn_wp[net->syn_off[s + 1]];
                     for (; w0 < w1; w0 += CACHE_LINE)
@@ -996,9 +998,13 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
                            net->n_neurons);
     }
+    c->any_var_wp = false;
     for (uint32_t a = 0; a < net->n_areas; a++) {
         uint16_t wp;
         c->area_wp[a] = !c->const_wp_off && npu_net_area_wp(net, a, &wp) ? wp : NO_CONST_WP;
+        const struct npu_area *ar = &net->areas[a];
+        bool has_rows = net->syn_off[ar->base + ar->count] > net->syn_off[ar->base];
+        c->any_var_wp |= has_rows && c->area_wp[a] == NO_CONST_WP;
     }
     for (uint32_t a = 0; a < net->n_areas; a++) {
         const struct npu_area *ar = &net->areas[a];
