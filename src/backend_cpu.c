@@ -433,7 +433,7 @@ static inline float sel_f(uint32_t c, float a, float b)
  * its mp then. */
 static inline __attribute__((always_inline)) void
 dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0, uint64_t bits,
-                   bool live, bool draws, uint32_t b, uint8_t *restrict fired,
+                   bool live, bool draws, bool plain, uint32_t b, uint8_t *restrict fired,
                    float *restrict fire_mp)
 {
     float *restrict mp = c->mp + i0;
@@ -441,10 +441,12 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
     uint16_t *restrict cfp = c->cfc + i0;
     uint64_t *restrict sum = c->sum + i0;
     int32_t *restrict units = c->units + i0;
-    const uint32_t limited = npu_cfl_limited(a->cfl);
+    /* plain: no consecutive fire limit and no threshold limit, a constant
+     * of each inlined body, so those rules' selects fold away */
+    const uint32_t limited = !plain && npu_cfl_limited(a->cfl);
     const uint32_t cfl = a->cfl;
     const float thr = a->threshold, lim = a->threshold_limit, keep = a->keep;
-    const uint32_t has_limit = a->has_limit;
+    const uint32_t has_limit = !plain && a->has_limit;
     const uint32_t refr = a->refractory;
     const uint32_t refr_snooze = min_u32((uint32_t)a->refractory + a->snooze, UINT16_MAX);
     const float exc = a->excitability;
@@ -512,14 +514,19 @@ dynamics_word_live(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
      * reaches its threshold (excitability 1, or 0 that never fires) does
      * not hash every lane for a draw it does not use */
     bool draws = !(a->excitability >= 0.999f) && a->excitability > 0.0f;
+    bool plain = !npu_cfl_limited(a->cfl) && !a->has_limit;
     if (live && draws)
-        dynamics_word_body(c, a, i0, bits, true, true, b, fired, fire_mp);
-    else if (live)
-        dynamics_word_body(c, a, i0, bits, true, false, b, fired, fire_mp);
+        dynamics_word_body(c, a, i0, bits, true, true, false, b, fired, fire_mp);
     else if (draws)
-        dynamics_word_body(c, a, i0, bits, false, true, b, fired, fire_mp);
+        dynamics_word_body(c, a, i0, bits, false, true, false, b, fired, fire_mp);
+    else if (live && plain)
+        dynamics_word_body(c, a, i0, bits, true, false, true, b, fired, fire_mp);
+    else if (live)
+        dynamics_word_body(c, a, i0, bits, true, false, false, b, fired, fire_mp);
+    else if (plain)
+        dynamics_word_body(c, a, i0, bits, false, false, true, b, fired, fire_mp);
     else
-        dynamics_word_body(c, a, i0, bits, false, false, b, fired, fire_mp);
+        dynamics_word_body(c, a, i0, bits, false, false, false, b, fired, fire_mp);
 }
 
 static void dynamics_word_c(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
