@@ -165,7 +165,8 @@ struct cpu_backend {
                                     * (never tagged), for the tests */
     dynamics_word_fn *dynamics_word;   /* dynamics_word_c or a vector version */
     uint32_t *area_wp;             /* per area: the weight | psp << 8 word of all its
-                                    * synapses (npu_net_area_wp), or NO_CONST_WP */
+                                    * synapses (npu_net_area_wp) where the units loop
+                                    * adds its rows without reading them, or NO_CONST_WP */
     bool const_wp_off;             /* NPUSIM_CPU_CONST_WP=off: every row decodes its words */
     bool any_var_wp;               /* some area's rows have weight words to read */
     uint64_t *cand[2];             /* candidate bitmaps of the even and odd bursts */
@@ -1005,14 +1006,6 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
                            net->n_neurons);
     }
-    c->any_var_wp = false;
-    for (uint32_t a = 0; a < net->n_areas; a++) {
-        uint16_t wp;
-        c->area_wp[a] = !c->const_wp_off && npu_net_area_wp(net, a, &wp) ? wp : NO_CONST_WP;
-        const struct npu_area *ar = &net->areas[a];
-        bool has_rows = net->syn_off[ar->base + ar->count] > net->syn_off[ar->base];
-        c->any_var_wp |= has_rows && c->area_wp[a] == NO_CONST_WP;
-    }
     for (uint32_t a = 0; a < net->n_areas; a++) {
         const struct npu_area *ar = &net->areas[a];
         if (ar->accumulate || ar->count == 0)
@@ -1043,6 +1036,17 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
     c->units_mask = c->units_k ? (UINT32_C(1) << c->units_k) - 1 : UINT32_MAX;
     c->units_sign = c->units_k ? UINT32_C(1) << (c->units_k - 1) : 0;
     c->prefetch_sums = n * (c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) > PREFETCH_SUMS_BYTES;
+    /* Only the units loop has a constant-weight version, so only its
+     * areas' rows are propagated, and prefetched, without their words. */
+    c->any_var_wp = false;
+    for (uint32_t a = 0; a < net->n_areas; a++) {
+        const struct npu_area *ar = &net->areas[a];
+        uint16_t wp;
+        bool use = !c->const_wp_off && c->narrow && ar->psp_uniform;
+        c->area_wp[a] = use && npu_net_area_wp(net, a, &wp) ? wp : NO_CONST_WP;
+        bool has_rows = net->syn_off[ar->base + ar->count] > net->syn_off[ar->base];
+        c->any_var_wp |= has_rows && c->area_wp[a] == NO_CONST_WP;
+    }
     int rc = start_workers(c, net->n_neurons, err);
     if (rc) {
         free_arrays(c);
