@@ -165,8 +165,7 @@ struct cpu_backend {
                                     * (never tagged), for the tests */
     dynamics_word_fn *dynamics_word;   /* dynamics_word_c or a vector version */
     uint32_t *area_wp;             /* per area: the weight | psp << 8 word of all its
-                                    * synapses (npu_net_area_wp) where the units loop
-                                    * adds its rows without reading them, or NO_CONST_WP */
+                                    * synapses (npu_net_area_wp), or NO_CONST_WP */
     bool const_wp_off;             /* NPUSIM_CPU_CONST_WP=off: every row decodes its words */
     bool any_var_wp;               /* some area's rows have weight words to read */
     uint64_t *cand[2];             /* candidate bitmaps of the even and odd bursts */
@@ -315,6 +314,23 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
             units[id] = (int32_t)((uint32_t)units[id] + add);
             if (mark)
                 cand[id / WORD_BITS] |= UINT64_C(1) << (id % WORD_BITS);
+        }
+        return;
+    }
+    uint32_t cw = c->area_wp[net->area_of[s]];
+    if (cw != NO_CONST_WP) {
+        /* One weight and psp for the row, as in the units loop: its two
+         * contributions computed once, the sign's chosen by a mask. */
+        uint32_t psp = a->mp_driven_psp ? npu_fx_psp_from_mp(fire_mp) : cw >> 8;
+        uint64_t q_exc = (uint64_t)npu_fx_contribution(cw & 0xff, psp, false, a->psp_uniform, k);
+        uint64_t q_inh = (uint64_t)npu_fx_contribution(cw & 0xff, psp, true, a->psp_uniform, k);
+        for (; e < end; e++) {
+            if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
+                __builtin_prefetch(&sum[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
+            uint32_t t = tgt[e];
+            uint64_t inh = 0u - (uint64_t)(t >> 31); /* NPU_SYN_INHIBITORY is the top bit */
+            fcl_add(sum, c->sum_live, cand, t & NPU_SYN_TARGET_MASK,
+                    (int64_t)((q_exc & ~inh) | (q_inh & inh)));
         }
         return;
     }
@@ -1036,14 +1052,13 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
     c->units_mask = c->units_k ? (UINT32_C(1) << c->units_k) - 1 : UINT32_MAX;
     c->units_sign = c->units_k ? UINT32_C(1) << (c->units_k - 1) : 0;
     c->prefetch_sums = n * (c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) > PREFETCH_SUMS_BYTES;
-    /* Only the units loop has a constant-weight version, so only its
-     * areas' rows are propagated, and prefetched, without their words. */
+    /* Rows of an area whose synapses share one word are propagated, and
+     * prefetched, without their words. */
     c->any_var_wp = false;
     for (uint32_t a = 0; a < net->n_areas; a++) {
         const struct npu_area *ar = &net->areas[a];
         uint16_t wp;
-        bool use = !c->const_wp_off && c->narrow && ar->psp_uniform;
-        c->area_wp[a] = use && npu_net_area_wp(net, a, &wp) ? wp : NO_CONST_WP;
+        c->area_wp[a] = !c->const_wp_off && npu_net_area_wp(net, a, &wp) ? wp : NO_CONST_WP;
         bool has_rows = net->syn_off[ar->base + ar->count] > net->syn_off[ar->base];
         c->any_var_wp |= has_rows && c->area_wp[a] == NO_CONST_WP;
     }
