@@ -271,6 +271,7 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
     if (hi < net->n_neurons)
         end = row_lower_bound(tgt, e, end, hi);
     bool uniform = a->psp_uniform || k <= 1;
+    uint32_t cw = c->area_wp[net->area_of[s]];
 
     if (c->narrow && uniform) {
         /* c = type * weight * psp_used, in units of 65536.  Tagged units
@@ -281,7 +282,6 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
         uint32_t mp_psp = a->mp_driven_psp ? npu_fx_psp_from_mp(fire_mp) : 0;
         const uint32_t tag = c->units_k ? UINT32_C(1) << c->units_k : 0;
         const bool mark = c->units_k == 0;
-        uint32_t cw = c->area_wp[net->area_of[s]];
         if (cw != NO_CONST_WP) {
             /* One weight and psp for the whole row: the add is the same
              * for every synapse but for its sign, so no synapse's word is
@@ -317,7 +317,6 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
         }
         return;
     }
-    uint32_t cw = c->area_wp[net->area_of[s]];
     if (cw != NO_CONST_WP) {
         /* One weight and psp for the row, as in the units loop: its two
          * contributions computed once, the sign's chosen by a mask. */
