@@ -187,7 +187,8 @@ struct npu_gpu_push {
 #ifndef VULKAN
 static_assert(sizeof(struct npu_gpu_ctl) == NPU_CTL_WORDS * 4, "ctl layout");
 static_assert(sizeof(struct npu_gpu_area) == 32, "area layout");
-static_assert(sizeof(struct npu_gpu_push) == 96, "push constants fit the 128-byte minimum");
+static_assert(sizeof(struct npu_gpu_push) == 96, "push constant layout");
+static_assert(sizeof(struct npu_gpu_push) <= 128, "push constants fit the 128-byte minimum");
 static_assert(NPU_WG % NPU_PROP_LANES == 0, "propagation lanes");
 static_assert(NPU_DYN_RANGES * NPU_RANGE_WORDS <= NPU_WG, "one word per thread to load the ranges");
 #endif
