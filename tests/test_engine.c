@@ -1532,6 +1532,51 @@ static void test_thread_count_invariant(void **state)
     npu_net_free(net);
 }
 
+/* The same with a row longer than the CPU backend's 16-bit row splits
+ * (more than 65535 synapses): the workers then find their slices of every
+ * row by search, and 2 and 3 threads must still give 1 thread's run. */
+static void test_thread_count_long_row(void **state)
+{
+    (void)state;
+    const uint32_t n1 = 70000, fan = 2;
+    struct npu_area a[2] = { area_at(0, 4), area_at(4, n1) };
+    a[0].power = true;              /* 0.375 a burst: fires every third burst */
+    a[1].threshold = 2.5f;
+    set_leak(&a[1], 0.1f);
+    uint64_t n_syn = n1 + (uint64_t)n1 * fan;
+    struct syn *syn = calloc(n_syn, sizeof(*syn));
+    assert_non_null(syn);
+    uint64_t k = 0, seed = 21;
+    for (uint32_t t = 0; t < n1; t++)   /* neuron 0 reaches every neuron of a1 */
+        syn[k++] = (struct syn){ .s = 0, .t = 4 + t, .w = 1, .psp = 1 };
+    for (uint32_t i = 0; i < n1; i++) {
+        uint32_t t0 = 4 + (uint32_t)(lcg(&seed) % n1), t1 = 4 + (uint32_t)(lcg(&seed) % n1);
+        syn[k++] = (struct syn){ .s = 4 + i, .t = t0 < t1 ? t0 : t1, .w = 2, .psp = 1 };
+        syn[k++] = (struct syn){ .s = 4 + i, .t = t0 < t1 ? t1 : t0, .w = 1, .psp = 1,
+                                 .inh = i % 5 == 0 };
+    }
+    struct npu_net *net = build(a, 2, syn, k);
+    free(syn);
+    struct sched sc = busy_sched(net->n_neurons, 40, 22);
+    static const uint32_t threads[] = { 1, 2, 3 };
+    struct trace t[3];
+    struct npu_state st[3];
+    for (int j = 0; j < 3; j++) {
+        struct eng *e = eng_open_threads(net, QOF(0.375), threads[j]);
+        t[j] = run_batched(e->be, &sc, 7, &st[j]);
+        eng_close(e);
+    }
+    assert_true(t[0].n > 1000);
+    for (int j = 1; j < 3; j++)
+        assert_same_run(&t[0], &st[0], &t[j], &st[j]);
+    for (int j = 0; j < 3; j++) {
+        free(t[j].rec);
+        npu_state_free(&st[j]);
+    }
+    sched_free(&sc);
+    npu_net_free(net);
+}
+
 /* A dense, one-loop-per-step model of SEMANTICS.md "One burst", written
  * from the text (not from the backend), run on the busy network. */
 struct ref_model {
@@ -1762,6 +1807,7 @@ int main(void)
         cmocka_unit_test(test_batching_invariant),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_thread_count_invariant),
+        cmocka_unit_test(test_thread_count_long_row),
         cmocka_unit_test(test_reference_model),
     };
     /* Step 6 has two paths (a candidate at a time, or a whole bitmap word
