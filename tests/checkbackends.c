@@ -41,19 +41,24 @@ struct combo {
                         * FCL; "auto" uses tagged 32-bit sums where the network allows */
     const char *ranges; /* NPUSIM_VK_DYN_RANGES: "0" leaves the range stimuli to the
                          * fill; "" the default (the dynamics apply up to 4 a burst) */
+    const char *dyn_groups; /* NPUSIM_VK_DYN_GROUPS where not groups: a few dynamics
+                             * workgroups with the fill's default grid, so that each
+                             * workgroup runs many passes and takes fire slots many
+                             * times (the default grid gives these networks one pass
+                             * each, and llvmpipe refuses a small fill grid for most) */
 };
 
 static const struct combo combos[] = {
-    { 1, "auto", "0", "1", "0", "stamps", "auto", "" },
-    { 3, "never", "0", "1", "1", "bits", "auto", "0" },
-    { 3, "always", "0", "0", "0", "stamps", "auto", "" },
-    { 64, "always", "0", "1", "3", "bits", "auto", "1" },
-    { 64, "never", "0", "1", "0", "stamps", "off", "" },
-    { 0, "auto", "0", "1", "0", "bits", "auto", "0" },
-    { 1, "never", "1", "0", "2", "bits", "auto", "" },
-    { 64, "always", "1", "1", "0", "stamps", "auto", "2" },
-    { 0, "auto", "0", "1", "0", "bits", "off", "" },
-    { 1, "never", "0", "1", "0", "stamps", "auto", "0" },
+    { 1, "auto", "0", "1", "0", "stamps", "auto", "", NULL },
+    { 3, "never", "0", "1", "1", "bits", "auto", "0", NULL },
+    { 3, "always", "0", "0", "0", "stamps", "auto", "", NULL },
+    { 64, "always", "0", "1", "3", "bits", "auto", "1", NULL },
+    { 64, "never", "0", "1", "0", "stamps", "off", "", NULL },
+    { 0, "auto", "0", "1", "0", "bits", "auto", "0", "2" },
+    { 1, "never", "1", "0", "2", "bits", "auto", "", NULL },
+    { 64, "always", "1", "1", "0", "stamps", "auto", "2", NULL },
+    { 0, "auto", "0", "1", "0", "bits", "off", "", NULL },
+    { 1, "never", "0", "1", "0", "stamps", "auto", "0", "3" },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -498,7 +503,8 @@ int main(int argc, char **argv)
         setenv("NPUSIM_VK_EMULATE_FTZ", combos[c].ftz, 1);
         setenv("NPUSIM_VK_AREA_CACHE", combos[c].area_cache, 1);
         setenv("NPUSIM_VK_FILL_GROUPS", combos[c].groups, 1);
-        setenv("NPUSIM_VK_DYN_GROUPS", combos[c].groups, 1);
+        setenv("NPUSIM_VK_DYN_GROUPS", combos[c].dyn_groups ? combos[c].dyn_groups
+                                                           : combos[c].groups, 1);
         setenv("NPUSIM_VK_CAND", combos[c].cand, 1);
         setenv("NPUSIM_VK_UNITS", combos[c].units, 1);
         setenv("NPUSIM_VK_DYN_RANGES", combos[c].ranges, 1);
@@ -565,14 +571,16 @@ int main(int argc, char **argv)
         size_t net_skipped = 0;
         for (size_t c = 0; c < N_COMBOS && !status; c++) {
             char what[160];
-            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s %s units=%s%s%s%s%s%s%s",
+            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s %s units=%s%s%s%s%s%s%s%s%s",
                      combos[c].batch, combos[c].batch ? "" : " (auto)", combos[c].dense,
                      combos[c].cand, combos[c].units,
                      *combos[c].ranges ? " dyn ranges=" : "", combos[c].ranges,
                      strcmp(combos[c].ftz, "1") == 0 ? " flushing emulated" : "",
                      strcmp(combos[c].area_cache, "0") == 0 ? " no area cache" : "",
                      strcmp(combos[c].groups, "0") == 0 ? "" : " groups=",
-                     strcmp(combos[c].groups, "0") == 0 ? "" : combos[c].groups);
+                     strcmp(combos[c].groups, "0") == 0 ? "" : combos[c].groups,
+                     combos[c].dyn_groups ? " dyn groups=" : "",
+                     combos[c].dyn_groups ? combos[c].dyn_groups : "");
             struct result got = { 0 };   /* freed even when the upload fails */
             rc = vk[c]->ops->upload(vk[c], net, &params, &err);
             if (rc == NPU_E_RESOURCE) {
