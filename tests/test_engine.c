@@ -1504,6 +1504,31 @@ static void test_batching_invariant(void **state)
     npu_net_free(net);
 }
 
+#define MAX_RUNS 4
+
+/* Runs sc on net (power 0.375) with each of the n thread counts, at the
+ * matching batch size, and asserts that every run gives the first's fires
+ * and state, and that the first has more than 1000 fires. */
+static void assert_thread_counts_agree(const struct npu_net *net, const struct sched *sc,
+                                       const uint32_t *threads, const uint32_t *batches, int n)
+{
+    struct trace t[MAX_RUNS];
+    struct npu_state st[MAX_RUNS];
+    assert_true(n <= MAX_RUNS);
+    for (int k = 0; k < n; k++) {
+        struct eng *e = eng_open_threads(net, QOF(0.375), threads[k]);
+        t[k] = run_batched(e->be, sc, batches[k], &st[k]);
+        eng_close(e);
+    }
+    assert_true(t[0].n > 1000);
+    for (int k = 1; k < n; k++)
+        assert_same_run(&t[0], &st[0], &t[k], &st[k]);
+    for (int k = 0; k < n; k++) {
+        free(t[k].rec);
+        npu_state_free(&st[k]);
+    }
+}
+
 /* Candidates are independent and FCL sums exact, so the thread count of
  * the CPU backend cannot change a bit: 1, 2, 3 and 5 threads (5 = one
  * 64-neuron word each on this 320-neuron network, so area boundaries fall
@@ -1513,21 +1538,8 @@ static void test_thread_count_invariant(void **state)
     (void)state;
     struct npu_net *net = busy_net(13);
     struct sched sc = busy_sched(net->n_neurons, 300, 14);
-    static const uint32_t threads[] = { 1, 2, 3, 5 };
-    struct trace t[4];
-    struct npu_state st[4];
-    for (int k = 0; k < 4; k++) {
-        struct eng *e = eng_open_threads(net, QOF(0.375), threads[k]);
-        t[k] = run_batched(e->be, &sc, k == 2 ? 1 : 7, &st[k]);
-        eng_close(e);
-    }
-    assert_true(t[0].n > 1000);
-    for (int k = 1; k < 4; k++)
-        assert_same_run(&t[0], &st[0], &t[k], &st[k]);
-    for (int k = 0; k < 4; k++) {
-        free(t[k].rec);
-        npu_state_free(&st[k]);
-    }
+    static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
+    assert_thread_counts_agree(net, &sc, threads, batches, 4);
     sched_free(&sc);
     npu_net_free(net);
 }
@@ -1558,21 +1570,8 @@ static void test_thread_count_long_row(void **state)
     struct npu_net *net = build(a, 2, syn, k);
     free(syn);
     struct sched sc = busy_sched(net->n_neurons, 40, 22);
-    static const uint32_t threads[] = { 1, 2, 3 };
-    struct trace t[3];
-    struct npu_state st[3];
-    for (int j = 0; j < 3; j++) {
-        struct eng *e = eng_open_threads(net, QOF(0.375), threads[j]);
-        t[j] = run_batched(e->be, &sc, 7, &st[j]);
-        eng_close(e);
-    }
-    assert_true(t[0].n > 1000);
-    for (int j = 1; j < 3; j++)
-        assert_same_run(&t[0], &st[0], &t[j], &st[j]);
-    for (int j = 0; j < 3; j++) {
-        free(t[j].rec);
-        npu_state_free(&st[j]);
-    }
+    static const uint32_t threads[] = { 1, 2, 3 }, batches[] = { 7, 7, 7 };
+    assert_thread_counts_agree(net, &sc, threads, batches, 3);
     sched_free(&sc);
     npu_net_free(net);
 }
