@@ -121,6 +121,7 @@ struct vk_backend {
     uint32_t dyn_ranges_max;  /* most ranges of a burst the dynamics apply (NPU_DYN_RANGES) */
     uint32_t dyn_groups, fill_groups, fire_blocks;
     uint32_t n_areas;
+    bool syn_wp;              /* some row reads SYN_WP (an area without one weight) */
     bool reset_idle;          /* push constant: some area does not accumulate */
     uint32_t area_cache;      /* push constant: areas dyn.comp copies to shared memory */
     bool no_area_cache;       /* NPUSIM_VK_AREA_CACHE=0 (testing knob) */
@@ -421,7 +422,7 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
     size[NPU_B_AREA_OF] = (n + 1) / 2 * 4;
     size[NPU_B_SYN_OFF] = (n + 1) * 4;
     size[NPU_B_SYN_TGT] = s * 4;
-    size[NPU_B_SYN_WP] = (s + 1) / 2 * 4;
+    size[NPU_B_SYN_WP] = be->syn_wp ? (s + 1) / 2 * 4 : 4;
     size[NPU_B_MP] = n * 4;
     size[NPU_B_CC] = n * 4;
     size[NPU_B_FCL] = n * 8;
@@ -597,9 +598,53 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
             return rc;
         be->units_k = npu_fx_units_tag_shift(&ub);
     }
+    /* Power (step 4) is a range with every neuron of each power area, added
+     * to every burst's ranges; the stimulus kernel expands it. */
+    free(be->power);
+    be->power = calloc(net->n_areas ? net->n_areas : 1, sizeof(*be->power));
+    be->n_areas = net->n_areas;
+    be->reset_idle = false;
+    be->area_cache = !be->no_area_cache && net->n_areas <= NPU_WG ? net->n_areas : 0;
+    areas = calloc(net->n_areas ? net->n_areas : 1, sizeof(*areas));
+    if (!areas || !be->power) {
+        rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
+        goto error;
+    }
+    be->n_power = 0;
+    /* Rows of areas whose synapses share one weight and psp do not read
+     * SYN_WP (fire_info carries it), so a network of only such areas gets
+     * none: 2 of its 6 bytes per synapse. */
+    be->syn_wp = false;
+    for (uint32_t a = 0; a < net->n_areas; a++) {
+        const struct npu_area *ar = &net->areas[a];
+        uint32_t flags = (ar->has_limit ? NPU_AF_LIMIT : 0) |
+                         (ar->accumulate ? NPU_AF_ACCUMULATE : 0) |
+                         (ar->mp_driven_psp ? NPU_AF_MP_PSP : 0) |
+                         (ar->psp_uniform ? NPU_AF_UNIFORM : 0);
+        uint16_t wp = 0;
+        if (npu_net_area_wp(net, a, &wp))
+            flags |= NPU_AF_CONST_WP;
+        else if (net->syn_off[ar->base] != net->syn_off[ar->base + ar->count])
+            be->syn_wp = true;
+        areas[a] = (struct npu_gpu_area){
+            .threshold = ar->threshold,
+            .threshold_limit = ar->threshold_limit,
+            .keep = ar->keep,
+            .excitability = ar->excitability,
+            .refractory_cfl = ar->refractory | (uint32_t)ar->cfl << 16,
+            .snooze_flags = ar->snooze | flags << 16,
+            .wp_const = wp,
+        };
+        be->reset_idle |= !ar->accumulate && ar->count > 0;
+        if (ar->power && power_q != 0 && ar->count > 0)
+            be->power[be->n_power++] = (struct npu_inject_range){
+                .first = ar->base, .count = ar->count, .all = 1, .q = power_q,
+            };
+    }
+
     rc = plan(be, net, size, err);
     if (rc)
-        return rc;
+        goto error;
     for (int b = 0; b < N_DEVICE_BUFFERS; b++) {
         rc = npu_vk_buf_create(ctx, &be->buf[b], size[b], NPU_VK_DEVICE, err);
         if (rc)
@@ -654,44 +699,6 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     memset(be->kernel_runs, 0, sizeof(be->kernel_runs));
     be->batches = be->bursts = 0;
 
-    /* Power (step 4) is a range with every neuron of each power area, added
-     * to every burst's ranges; the stimulus kernel expands it. */
-    free(be->power);
-    be->power = calloc(net->n_areas ? net->n_areas : 1, sizeof(*be->power));
-    be->n_areas = net->n_areas;
-    be->reset_idle = false;
-    be->area_cache = !be->no_area_cache && net->n_areas <= NPU_WG ? net->n_areas : 0;
-    areas = calloc(net->n_areas ? net->n_areas : 1, sizeof(*areas));
-    if (!areas || !be->power) {
-        rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
-        goto error;
-    }
-    be->n_power = 0;
-    for (uint32_t a = 0; a < net->n_areas; a++) {
-        const struct npu_area *ar = &net->areas[a];
-        uint32_t flags = (ar->has_limit ? NPU_AF_LIMIT : 0) |
-                         (ar->accumulate ? NPU_AF_ACCUMULATE : 0) |
-                         (ar->mp_driven_psp ? NPU_AF_MP_PSP : 0) |
-                         (ar->psp_uniform ? NPU_AF_UNIFORM : 0);
-        uint16_t wp = 0;
-        if (npu_net_area_wp(net, a, &wp))
-            flags |= NPU_AF_CONST_WP;
-        areas[a] = (struct npu_gpu_area){
-            .threshold = ar->threshold,
-            .threshold_limit = ar->threshold_limit,
-            .keep = ar->keep,
-            .excitability = ar->excitability,
-            .refractory_cfl = ar->refractory | (uint32_t)ar->cfl << 16,
-            .snooze_flags = ar->snooze | flags << 16,
-            .wp_const = wp,
-        };
-        be->reset_idle |= !ar->accumulate && ar->count > 0;
-        if (ar->power && power_q != 0 && ar->count > 0)
-            be->power[be->n_power++] = (struct npu_inject_range){
-                .first = ar->base, .count = ar->count, .all = 1, .q = power_q,
-            };
-    }
-
     /* uint16 arrays are uploaded as they lie in memory: two per 32-bit word,
      * the even index in the low half (little-endian hosts and devices). */
     rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_AREA], areas, size[NPU_B_AREA], err);
@@ -704,7 +711,7 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     if (!rc)
         rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_SYN_TGT], net->syn_target,
                               size[NPU_B_SYN_TGT], err);
-    if (!rc)
+    if (!rc && be->syn_wp)
         rc = npu_vk_buf_write(ctx, &be->buf[NPU_B_SYN_WP], net->syn_wp,
                               net->n_synapses * 2, err);
     for (int b = NPU_B_MP; !rc && b <= NPU_B_BLOCK; b++)
