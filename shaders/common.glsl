@@ -49,6 +49,8 @@ layout(std430, binding = NPU_B_BLOCK) buffer BlockB { uint block[]; };
 layout(std430, binding = NPU_B_CTL) buffer CtlB { uint ctl[]; };
 layout(std430, binding = NPU_B_CTL) buffer Ctl64B { uint64_t ctl64[]; };
 layout(std430, binding = NPU_B_UNITS) buffer UnitsB { uint units[]; };
+layout(std430, binding = NPU_B_BIN_COUNT) buffer BinCountB { uint bin_count[]; };
+layout(std430, binding = NPU_B_BIN_EV) buffer BinEvB { uvec2 bin_ev[]; };
 layout(std430, binding = NPU_B_INJECT) readonly buffer InjectB { uint inject[]; };
 layout(std430, binding = NPU_B_OUT) buffer OutB { uint outw[]; };
 
@@ -404,6 +406,32 @@ void fcl_add(uint t, uint64_t v)
         atomicOr(cand_bits[pc.parity * cand_words() + (t >> 5)], 1u << (t & 31u));
     else
         cand_stamp[t] = pc.burst;
+}
+
+// Binned propagation (pc.bin_shift != 0): appends the event to its target's
+// bin for bins.comp to sum in shared memory, so the burst's random adds
+// stay on chip instead of each going to a line of the FCL in DRAM.  An
+// event that finds its bin full is added to the FCL directly: the sums are
+// exact integers, so where an event is added does not change them.
+void bin_add(uint t, uint mag, bool inhibitory)
+{
+    uint bin = t >> pc.bin_shift;
+    uint slot = atomicAdd(bin_count[bin * NPU_BIN_COUNT_STRIDE], 1u);
+    if (slot < pc.bin_cap)
+        bin_ev[bin * pc.bin_cap + slot] =
+            uvec2((t & ((1u << pc.bin_shift) - 1u)) | (inhibitory ? 0x80000000u : 0u), mag);
+    else
+        fcl_add(t, inhibitory ? uint64_t(0) - uint64_t(mag) : uint64_t(mag));
+}
+
+// One synaptic event: contribution magnitude mag (< 2^32: weight * psp *
+// 65536 at most, divided or not), negative when inhibitory.
+void syn_add(uint t, uint64_t mag, bool inhibitory)
+{
+    if (pc.bin_shift != 0u)
+        bin_add(t, uint(mag), inhibitory);
+    else
+        fcl_add(t, inhibitory ? uint64_t(0) - mag : mag);
 }
 
 // Adds undivided contribution c (+-weight * psp_used units) to target t's

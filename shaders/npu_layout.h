@@ -61,12 +61,18 @@
 #define NPU_B_UNITS 17      /* uint[n]: tagged sums of the undivided synaptic input
                              * (npu_fx_units_tag_shift), when push.units_k != 0; one
                              * word otherwise */
-#define NPU_B_INJECT 18     /* per slot: the batch's explicit stimuli, uint[3 * entries]
+#define NPU_B_BIN_COUNT 18  /* uint[bins * NPU_BIN_COUNT_STRIDE]: events appended to each
+                             * bin (binned propagation; one word otherwise), zeroed by
+                             * bins.comp */
+#define NPU_B_BIN_EV 19     /* uvec2[bins * bin_cap]: each bin's events,
+                             * (target - bin start) | inhibitory << 31, contribution's
+                             * magnitude; one word when not binned */
+#define NPU_B_INJECT 20     /* per slot: the batch's explicit stimuli, uint[3 * entries]
                              * (id, q low, q high), then its ranges at word range_base,
                              * NPU_RANGE_WORDS each (power included) */
-#define NPU_B_OUT 19        /* per slot, uint: off[batch+1], ids, mp bits, then from the
+#define NPU_B_OUT 21        /* per slot, uint: off[batch+1], ids, mp bits, then from the
                              * even word events_base: uint64 events[batch] */
-#define NPU_B_COUNT 20
+#define NPU_B_COUNT 22
 
 /* The ordered compaction: one workgroup per block of NPU_FIRE_BLOCK neurons
  * (one 32-bit word of FIRE_BITS per thread) emits the block's fires in id
@@ -75,6 +81,24 @@
 /* Sparse propagation: lanes per fired neuron (one subgroup on NVIDIA), so
  * a workgroup takes NPU_WG / NPU_PROP_LANES fired neurons. */
 #define NPU_PROP_LANES 32u
+
+/* Binned propagation (bins.comp): the fill appends each synaptic event to
+ * its target's bin of 2^bin_shift targets, and bins.comp sums each bin in
+ * shared memory (two 32-bit words and a mark bit a target) with up to NPU_BIN_WG
+ * threads, so bins hold 2^NPU_BIN_MIN_SHIFT (whole candidate-bit words) to
+ * 2^NPU_BIN_MAX_SHIFT targets.  The bin size the kernel is built for and
+ * its workgroup size are specialization constants (NPU_BIN_SC_*), set to
+ * what the device's limits allow (Vulkan promises only 16 KiB of shared
+ * memory and 128 invocations; lavapipe has 32 KiB). */
+#define NPU_BIN_WG 1024u
+#define NPU_BIN_SC_SIZE 0        /* constant_id: targets per bin, at most */
+#define NPU_BIN_SC_WG 1          /* constant_id: the workgroup size */
+/* BIN_COUNT words per bin: each bin's counter on a 128-byte line of its
+ * own, since every event of the bin is a returning atomic on it (packed
+ * 32 to a line, the 10M burst took 1822 us instead of 1205). */
+#define NPU_BIN_COUNT_STRIDE 32u
+#define NPU_BIN_MIN_SHIFT 5u
+#define NPU_BIN_MAX_SHIFT 12u
 
 /* A range stimulus in INJECT (struct npu_inject_range, plus where its
  * threads start): neuron first + t of [first, first + count) gets q when
@@ -182,12 +206,15 @@ struct npu_gpu_push {
     NPU_UINT dyn_ranges;   /* this burst's ranges (from range_off) the dynamics apply,
                             * <= NPU_DYN_RANGES; 0: the fill applies them (stim_total
                             * counts their neurons) */
+    NPU_UINT bin_shift;    /* binned propagation: targets per bin = 1 << bin_shift;
+                            * 0: the propagation adds into FCL directly */
+    NPU_UINT bin_cap;      /* events each bin holds; the rest go to FCL */
 };
 
 #ifndef VULKAN
 static_assert(sizeof(struct npu_gpu_ctl) == NPU_CTL_WORDS * 4, "ctl layout");
 static_assert(sizeof(struct npu_gpu_area) == 32, "area layout");
-static_assert(sizeof(struct npu_gpu_push) == 96, "push constant layout");
+static_assert(sizeof(struct npu_gpu_push) == 104, "push constant layout");
 static_assert(sizeof(struct npu_gpu_push) <= 128, "push constants fit the 128-byte minimum");
 static_assert(NPU_WG % NPU_PROP_LANES == 0, "propagation lanes");
 static_assert(NPU_DYN_RANGES * NPU_RANGE_WORDS <= NPU_WG, "one word per thread to load the ranges");

@@ -7,18 +7,18 @@ void propagate_one(uint t, uint wp, bool mp_psp, uint psp_m, bool tagged, bool u
     if (tagged)
         units_add(t & 0x7fffffffu, (wp & 0xffu) * psp, inh);
     else
-        fcl_add(t & 0x7fffffffu, fx_contribution(wp & 0xffu, psp, inh, uniform_psp, k));
+        syn_add(t & 0x7fffffffu, fx_contribution(wp & 0xffu, psp, false, uniform_psp, k), inh);
 }
 
 // One synapse of a row whose synapses all have the same weight and psp:
-// mag = weight * psp_used units (tagged) or contribution q (int64 FCL).
+// mag = weight * psp_used units (tagged) or contribution q's magnitude.
 void propagate_const_one(uint t, bool tagged, uint mag, uint64_t q)
 {
     bool inh = (t & 0x80000000u) != 0u;
     if (tagged)
         units_add(t & 0x7fffffffu, mag, inh);
     else
-        fcl_add(t & 0x7fffffffu, inh ? uint64_t(0) - q : q);
+        syn_add(t & 0x7fffffffu, q, inh);
 }
 
 // Step 5 for the fired source whose row is [a, e) in SYN_TGT and whose

@@ -8,7 +8,9 @@
  * via the npu_backend API, with several batch sizes, with the dense and
  * sparse kernels forced, with the tagged 32-bit sums on and off
  * (NPUSIM_VK_UNITS), with the range stimuli applied by the fill or by the
- * dynamics (NPUSIM_VK_DYN_RANGES), and with the kernels that emulate a device flushing
+ * dynamics (NPUSIM_VK_DYN_RANGES), with the binned propagation at several
+ * bin sizes and capacities (NPUSIM_VK_BINS, _BIN_SHIFT, _BIN_CAP), and with
+ * the kernels that emulate a device flushing
  * subnormals (NPUSIM_VK_EMULATE_FTZ); fire queues (ids, mp bits) and the
  * final state must be identical.  A failure prints the seed that replays it.
  *
@@ -46,19 +48,29 @@ struct combo {
                              * workgroup runs many passes and takes fire slots many
                              * times (the default grid gives these networks one pass
                              * each, and llvmpipe refuses a small fill grid for most) */
+    const char *bins; /* NPUSIM_VK_BINS, NULL for "" (by size: off for these networks) */
+    const char *bin_shift; /* NPUSIM_VK_BIN_SHIFT: bins of 2^shift targets; NULL the default */
+    const char *bin_cap; /* NPUSIM_VK_BIN_CAP: a bin part's events, the rest overflow into
+                          * the FCL; NULL the default */
 };
 
 static const struct combo combos[] = {
-    { 1, "auto", "0", "1", "0", "stamps", "auto", "", NULL },
-    { 3, "never", "0", "1", "1", "bits", "auto", "0", NULL },
-    { 3, "always", "0", "0", "0", "stamps", "auto", "", NULL },
-    { 64, "always", "0", "1", "3", "bits", "auto", "1", NULL },
-    { 64, "never", "0", "1", "0", "stamps", "off", "", NULL },
-    { 0, "auto", "0", "1", "0", "bits", "auto", "0", "2" },
-    { 1, "never", "1", "0", "2", "bits", "auto", "", NULL },
-    { 64, "always", "1", "1", "0", "stamps", "auto", "2", NULL },
-    { 0, "auto", "0", "1", "0", "bits", "off", "", NULL },
-    { 1, "never", "0", "1", "0", "stamps", "auto", "0", "3" },
+    { 1, "auto", "0", "1", "0", "stamps", "auto", "", NULL, NULL, NULL, NULL },
+    { 3, "never", "0", "1", "1", "bits", "auto", "0", NULL, NULL, NULL, NULL },
+    { 3, "always", "0", "0", "0", "stamps", "auto", "", NULL, NULL, NULL, NULL },
+    { 64, "always", "0", "1", "3", "bits", "auto", "1", NULL, NULL, NULL, NULL },
+    { 64, "never", "0", "1", "0", "stamps", "off", "", NULL, NULL, NULL, NULL },
+    { 0, "auto", "0", "1", "0", "bits", "auto", "0", "2", NULL, NULL, NULL },
+    { 1, "never", "1", "0", "2", "bits", "auto", "", NULL, NULL, NULL, NULL },
+    { 64, "always", "1", "1", "0", "stamps", "auto", "2", NULL, NULL, NULL, NULL },
+    { 0, "auto", "0", "1", "0", "bits", "off", "", NULL, NULL, NULL, NULL },
+    { 1, "never", "0", "1", "0", "stamps", "auto", "0", "3", NULL, NULL, NULL },
+    /* binned: small bins that the hubs overflow; one-event bins, so that
+     * nearly every event overflows, with the dense kernels; the default
+     * size on small grids, so that workgroups take several bins */
+    { 3, "never", "0", "1", "0", "bits", "auto", "", NULL, "on", "5", NULL },
+    { 1, "always", "0", "1", "0", "stamps", "auto", "0", NULL, "on", NULL, "1" },
+    { 0, "auto", "1", "0", "3", "bits", "auto", "", NULL, "on", NULL, NULL },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -511,6 +523,9 @@ int main(int argc, char **argv)
         setenv("NPUSIM_VK_CAND", combos[c].cand, 1);
         setenv("NPUSIM_VK_UNITS", combos[c].units, 1);
         setenv("NPUSIM_VK_DYN_RANGES", combos[c].ranges, 1);
+        setenv("NPUSIM_VK_BINS", combos[c].bins ? combos[c].bins : "", 1);
+        setenv("NPUSIM_VK_BIN_SHIFT", combos[c].bin_shift ? combos[c].bin_shift : "", 1);
+        setenv("NPUSIM_VK_BIN_CAP", combos[c].bin_cap ? combos[c].bin_cap : "", 1);
         int rc = npu_backend_vulkan.create(&cfg, &vk[c], &err);
         if (rc == NPU_E_BACKEND) {
             printf("SKIP: %s\n", err.msg);
@@ -573,8 +588,8 @@ int main(int argc, char **argv)
                    units_k, ub.max_fanin, ub.max_units);
         size_t net_skipped = 0;
         for (size_t c = 0; c < N_COMBOS && !status; c++) {
-            char what[160];
-            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s %s units=%s%s%s%s%s%s%s%s%s",
+            char what[200];
+            snprintf(what, sizeof(what), "vulkan batch=%u%s dense=%s %s units=%s%s%s%s%s%s%s%s%s%s%s%s%s%s",
                      combos[c].batch, combos[c].batch ? "" : " (auto)", combos[c].dense,
                      combos[c].cand, combos[c].units,
                      *combos[c].ranges ? " dyn ranges=" : "", combos[c].ranges,
@@ -583,7 +598,11 @@ int main(int argc, char **argv)
                      strcmp(combos[c].groups, "0") == 0 ? "" : " groups=",
                      strcmp(combos[c].groups, "0") == 0 ? "" : combos[c].groups,
                      combos[c].dyn_groups ? " dyn groups=" : "",
-                     combos[c].dyn_groups ? combos[c].dyn_groups : "");
+                     combos[c].dyn_groups ? combos[c].dyn_groups : "",
+                     combos[c].bins ? " bins" : "",
+                     combos[c].bin_shift ? " shift=" : "",
+                     combos[c].bin_shift ? combos[c].bin_shift : "",
+                     combos[c].bin_cap ? " cap=" : "", combos[c].bin_cap ? combos[c].bin_cap : "");
             struct result got = { 0 };   /* freed even when the upload fails */
             rc = vk[c]->ops->upload(vk[c], net, &params, &err);
             if (rc == NPU_E_RESOURCE) {

@@ -52,6 +52,16 @@
  * size, off never. */
 #define UNITS_MAX_NEURONS 4000000u
 
+/* Binned propagation (shaders/bins.comp) from this many neurons on, where
+ * the FCL (8 bytes a neuron) is too big for the L2 and the propagation's
+ * atomics go to DRAM.  NPUSIM_VK_BINS=on|off forces it (tests, tuning);
+ * NPUSIM_VK_BIN_SHIFT (bins of 2^shift targets) and NPUSIM_VK_BIN_CAP
+ * (events a bin holds before the rest go to the FCL) are testing
+ * knobs.  The default capacity is 4 events per target in all: the
+ * benchmark's bursts have 2.5. */
+#define BINS_MIN_NEURONS 7000000u
+#define BIN_EVENTS_PER_TARGET 4u
+
 /* Mesa's llvmpipe (lavapipe) ends every loop of a shader invocation once
  * the invocation has run this many loop iterations in all (gallivm's
  * LP_MAX_TGSI_LOOP_ITERATIONS, 65535, shared by all its loops), without an
@@ -77,10 +87,10 @@ struct vk_stim {
 /* Timestamp labels: a query's label says what ran since the previous one.
  * Profiling (NPUSIM_VK_PROFILE=1) runs fill.comp's three parts as three
  * dispatches, so each has its own label. */
-enum { L_COMPACT, L_STIMULI, L_PROPAGATE, L_DYN, L_COUNT, TS_START = L_COUNT, TS_BATCH };
+enum { L_COMPACT, L_STIMULI, L_PROPAGATE, L_BINS, L_DYN, L_COUNT, TS_START = L_COUNT, TS_BATCH };
 static const char *const label_names[L_COUNT] = {
     [L_COMPACT] = "compact", [L_STIMULI] = "stimuli", [L_PROPAGATE] = "propagate",
-    [L_DYN] = "dyn+setup",
+    [L_BINS] = "bins", [L_DYN] = "dyn+setup",
 };
 
 struct vk_slot {
@@ -129,6 +139,12 @@ struct vk_backend {
     bool cand_bits;           /* candidates in CAND_BITS, not CAND_STAMP */
     int units_force;          /* NPUSIM_VK_UNITS: 1 on, -1 off, 0 by size and bound */
     uint32_t units_k;         /* push constant: tagged units shift, 0 when not used */
+    int bins_force;           /* NPUSIM_VK_BINS: 1 on, -1 off, 0 by size */
+    uint32_t bin_shift_knob;  /* NPUSIM_VK_BIN_SHIFT, 0 when not set */
+    uint32_t bin_cap_knob;    /* NPUSIM_VK_BIN_CAP, 0 when not set */
+    uint32_t bin_shift;       /* push constant: 0 when the propagation is not binned */
+    uint32_t bin_cap;         /* push constant: events per bin */
+    uint32_t bins, bin_groups;
     bool loop_limited;        /* the driver cuts loops short (LLVMPIPE_LOOP_LIMIT) */
     uint64_t fill_iters;      /* worst-case loop iterations of a fill.comp invocation
                                * before its stimuli (checked per burst) */
@@ -233,6 +249,22 @@ static uint32_t ratio_from_env(const char *mode, uint32_t dflt)
     if (mode && strcmp(mode, "never") == 0)
         return NEVER_DENSE_RATIO;
     return dflt;
+}
+
+/* A numeric testing knob in [lo, hi]; *out stays 0 when it is not set. */
+static int knob_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t *out,
+                    struct npu_err *err)
+{
+    const char *v = getenv(name);
+    *out = 0;
+    if (!v || !*v)
+        return NPU_OK;
+    char *end;
+    unsigned long x = strtoul(v, &end, 10);
+    if (*end || x < lo || x > hi)
+        return npu_err_set(err, NPU_E_USAGE, "%s=%.40s: expected %u to %u", name, v, lo, hi);
+    *out = (uint32_t)x;
+    return NPU_OK;
 }
 
 static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out,
@@ -344,6 +376,19 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
         goto error;
     }
     be->units_force = !units ? 0 : strcmp(units, "on") == 0 ? 1 : strcmp(units, "off") == 0 ? -1 : 0;
+    const char *bins = getenv("NPUSIM_VK_BINS");
+    if (bins && *bins && strcmp(bins, "off") != 0 && strcmp(bins, "on") != 0 &&
+        strcmp(bins, "auto") != 0) {
+        rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_BINS=%.40s: expected on, off or auto", bins);
+        goto error;
+    }
+    be->bins_force = !bins ? 0 : strcmp(bins, "on") == 0 ? 1 : strcmp(bins, "off") == 0 ? -1 : 0;
+    rc = knob_u32("NPUSIM_VK_BIN_SHIFT", NPU_BIN_MIN_SHIFT, be->pipes.bin_max_shift,
+                  &be->bin_shift_knob, err);
+    if (!rc)
+        rc = knob_u32("NPUSIM_VK_BIN_CAP", 1, 1u << 24, &be->bin_cap_knob, err);
+    if (rc)
+        goto error;
     *out = &be->base;
     return NPU_OK;
 error:
@@ -408,7 +453,7 @@ static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
 static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
     "cand_stamp", "cand_bits", "fire_stamp", "fire_row", "fire_info", "last_mp", "fire_bits",
-    "block", "ctl", "units",
+    "block", "ctl", "units", "bin_count", "bin_events",
 };
 
 /* Sizes every buffer, picks the batch, and refuses what cannot fit before
@@ -440,6 +485,12 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
     size[NPU_B_BLOCK] = 2 * ((n + NPU_FIRE_BLOCK - 1) / NPU_FIRE_BLOCK) * 4;
     size[NPU_B_CTL] = sizeof(struct npu_gpu_ctl);
     size[NPU_B_UNITS] = be->units_k ? n * 4 : 4;
+    size[NPU_B_BIN_COUNT] = be->bin_shift ? (uint64_t)be->bins * NPU_BIN_COUNT_STRIDE * 4 : 4;
+    size[NPU_B_BIN_EV] = be->bin_shift ? (uint64_t)be->bins * be->bin_cap * 8 : 8;
+    if (be->bin_shift && (uint64_t)be->bins * be->bin_cap > UINT32_MAX)
+        return npu_err_set(err, NPU_E_RESOURCE, "vulkan: %u bins of %u events each are more "
+                           "than 2^32 events (use a smaller NPUSIM_VK_BIN_CAP)",
+                           be->bins, be->bin_cap);
 
     uint64_t range = lim->maxStorageBufferRange;
     uint64_t max_alloc = be->ctx.max_alloc ? be->ctx.max_alloc : UINT64_MAX;
@@ -557,6 +608,16 @@ static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
     uint64_t dyn = ceil_div(n, (uint64_t)be->dyn_groups * NPU_WG * NPU_DYN_UNROLL) *
                        (1 + (7 + NPU_DYN_RANGES) * NPU_DYN_UNROLL) +
                    2 * ceil_div(blocks, NPU_WG) + 12;
+    /* bins.comp: per bin, its count, the clear, its events (the bin full
+     * at worst) and the sums' and marks' writes */
+    uint64_t bins = 0;
+    if (be->bin_shift) {
+        uint64_t size = UINT64_C(1) << be->bin_shift;
+        bins = ceil_div(be->bins, be->bin_groups) *
+               (1 + ceil_div(be->bin_cap, be->pipes.bin_wg) + 4 * ceil_div(size, be->pipes.bin_wg));
+    }
+    if (bins > dyn)
+        dyn = bins;
     if (be->fill_iters > LLVMPIPE_LOOP_LIMIT || dyn > LLVMPIPE_LOOP_LIMIT)
         return npu_err_set(err, NPU_E_RESOURCE,
                            "vulkan: %s stops any shader loop after 65535 iterations, and with "
@@ -586,12 +647,24 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
 
     be->n = net->n_neurons;
     int64_t power_q = params ? params->power_q : 0;
+    be->bin_shift = 0;
+    be->bin_cap = 0;
+    be->bins = 0;
+    if (be->bins_force > 0 || (be->bins_force == 0 && net->n_neurons >= BINS_MIN_NEURONS)) {
+        be->bin_shift = be->bin_shift_knob ? be->bin_shift_knob : be->pipes.bin_max_shift;
+        be->bin_cap = be->bin_cap_knob ? be->bin_cap_knob
+                                       : BIN_EVENTS_PER_TARGET << be->bin_shift;
+        be->bins = (uint32_t)(((uint64_t)net->n_neurons + (1u << be->bin_shift) - 1) >>
+                              be->bin_shift);
+    }
     /* Tagged 32-bit sums for the undivided synaptic input where the network
      * allows them: one atomic per synaptic event instead of an add and a
      * candidate mark, into half the bytes (npu_fx_units_tag_shift).  The
-     * bound is a pass over the synapses (about 0.3 s at 100M). */
+     * bound is a pass over the synapses (about 0.3 s at 100M).  Binned
+     * events carry their contribution, so the units are not used with them. */
     be->units_k = 0;
-    if (be->units_force > 0 || (be->units_force == 0 && net->n_neurons <= UNITS_MAX_NEURONS)) {
+    if (!be->bin_shift &&
+        (be->units_force > 0 || (be->units_force == 0 && net->n_neurons <= UNITS_MAX_NEURONS))) {
         struct npu_units_bound ub;
         rc = npu_net_units_bound(net, &ub, err);
         if (rc)
@@ -672,9 +745,9 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
 
     free_queries(be);
     if (be->timestamps) {
-        /* start, end; with profiling one after every dispatch (at most 4
+        /* start, end; with profiling one after every dispatch (at most 5
          * per burst plus the closing compaction) */
-        be->max_queries = be->profile ? 2 + 5 * be->batch : 2;
+        be->max_queries = be->profile ? 2 + 6 * be->batch : 2;
         be->qres = calloc(be->max_queries, sizeof(*be->qres));
         if (!be->qres) {
             rc = npu_err_set(err, NPU_E_RESOURCE, "out of memory");
@@ -716,8 +789,8 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
                               net->n_synapses * 2, err);
     for (int b = NPU_B_MP; !rc && b <= NPU_B_BLOCK; b++)
         rc = npu_vk_buf_fill(ctx, &be->buf[b], 0, err);
-    if (!rc)
-        rc = npu_vk_buf_fill(ctx, &be->buf[NPU_B_UNITS], 0, err);
+    for (int b = NPU_B_UNITS; !rc && b <= NPU_B_BIN_COUNT; b++)
+        rc = npu_vk_buf_fill(ctx, &be->buf[b], 0, err);
     if (rc)
         goto error;
 
@@ -732,6 +805,7 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     uint32_t fg = (uint32_t)(((uint64_t)net->n_neurons + FILL_NEURONS_PER_GROUP - 1) /
                              FILL_NEURONS_PER_GROUP);
     be->fill_groups = fg < be->fill_groups_max ? (fg ? fg : 1) : be->fill_groups_max;
+    be->bin_groups = be->bins < be->group_cap ? be->bins : be->group_cap;
     be->next_burst = 1;
     be->loop_limited = be->ctx.props.vendorID == VK_VENDOR_ID_MESA &&
                        strstr(be->ctx.props.deviceName, "llvmpipe") != NULL;
@@ -793,6 +867,8 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .dyn_ratio = be->dyn_ratio,
         .group_cap = be->group_cap,
         .area_cache = be->area_cache,
+        .bin_shift = be->bin_shift,
+        .bin_cap = be->bin_cap,
     };
 }
 
@@ -871,7 +947,8 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
                               &sl->set, 0, NULL);
     /* Two dispatches and two barriers per burst: fill (compaction of b-1
      * next to the stimuli and propagation of b: disjoint writes, the FCL
-     * adds are atomics), then the dynamics of b with the setup of b+1. */
+     * adds are atomics), then the dynamics of b with the setup of b+1.
+     * Binned propagation puts the bins' sums between the two (three). */
     for (uint32_t j = 0; j < in->count; j++) {
         struct npu_gpu_push pc = push_for(be, in->first_burst, j, batch);
         const struct vk_stim *st = &sl->stim[j];
@@ -886,6 +963,11 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
         fill(be, sl, &pc, (j > 0 ? NPU_FILL_COMPACT : 0) |
                               (st->total ? NPU_FILL_STIMULI : 0) | NPU_FILL_PROPAGATE);
         barrier(&be->ctx, cb);
+        if (be->bin_shift) {
+            dispatch(be, cb, NPU_K_BINS, &pc, be->bin_groups);
+            stamp(be, sl, L_BINS);
+            barrier(&be->ctx, cb);
+        }
         dispatch(be, cb, NPU_K_DYN, &pc, be->dyn_groups);
         stamp(be, sl, L_DYN);
         barrier(&be->ctx, cb);

@@ -43,6 +43,33 @@ int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, struct n
     /* The statistics can only be queried of pipelines created asking for
      * them; p->stats records that, whatever ctx says later. */
     p->stats = ctx->pipeline_stats;
+    /* bins.comp's shared arrays and workgroup, as large as the device
+     * allows (npu_layout.h) */
+    const VkPhysicalDeviceLimits *lim = &ctx->props.limits;
+    uint32_t wg = NPU_BIN_WG;
+    /* A CPU device (lavapipe) runs a workgroup's invocations in turn, so a
+     * wide one only adds barrier work: 256 made checkbackends 23% faster
+     * there. */
+    if (ctx->props.deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU)
+        wg = 256;
+    while (wg > 32 && (wg > lim->maxComputeWorkGroupInvocations ||
+                       wg > lim->maxComputeWorkGroupSize[0]))
+        wg /= 2;
+    uint32_t shift = NPU_BIN_MAX_SHIFT;
+    while (shift > NPU_BIN_MIN_SHIFT &&
+           (UINT64_C(1) << shift) * 8 + (UINT64_C(1) << shift) / 8 >
+               lim->maxComputeSharedMemorySize)
+        shift--;
+    p->bin_wg = wg;
+    p->bin_max_shift = shift;
+    const uint32_t bin_sc[2] = { 1u << shift, wg };
+    const VkSpecializationMapEntry bin_map[2] = {
+        { .constantID = NPU_BIN_SC_SIZE, .offset = 0, .size = 4 },
+        { .constantID = NPU_BIN_SC_WG, .offset = 4, .size = 4 },
+    };
+    const VkSpecializationInfo bin_spec = {
+        .mapEntryCount = 2, .pMapEntries = bin_map, .dataSize = sizeof(bin_sc), .pData = bin_sc,
+    };
     for (int k = 0; k < NPU_K_COUNT; k++) {
         const VkShaderModuleCreateInfo minfo = {
             .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
@@ -58,6 +85,7 @@ int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, struct n
                 .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                 .module = module,
                 .pName = "main",
+                .pSpecializationInfo = k == NPU_K_BINS ? &bin_spec : NULL,
             },
             .layout = p->layout,
         };

@@ -9,6 +9,7 @@
 enum npu_vk_kernel {
     NPU_K_FILL,       /* compaction of b-1, stimuli and propagation of b */
     NPU_K_DYN,        /* dynamics of b, then the setup of b+1 */
+    NPU_K_BINS,       /* binned propagation: each bin's events summed into FCL */
     NPU_K_TEST_ARITH,
     NPU_K_COUNT
 };
@@ -27,6 +28,8 @@ struct npu_vk_pipes {
     VkPipelineLayout layout;
     VkPipeline pipe[NPU_K_COUNT];
     bool stats;                 /* created with VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR */
+    uint32_t bin_max_shift;     /* bins.comp holds bins of up to 2^bin_max_shift targets */
+    uint32_t bin_wg;            /* bins.comp's workgroup size */
 };
 
 /* Builds every pipeline, with the DenormPreserve variants when

@@ -26,6 +26,18 @@ static const uint32_t spv_dyn_2[] =
 #include "dyn.2.spv.h"
 ;
 
+static const uint32_t spv_bins_0[] =
+#include "bins.0.spv.h"
+;
+
+static const uint32_t spv_bins_1[] =
+#include "bins.1.spv.h"
+;
+
+static const uint32_t spv_bins_2[] =
+#include "bins.2.spv.h"
+;
+
 static const uint32_t spv_test_arith_0[] =
 #include "test_arith.0.spv.h"
 ;
@@ -44,5 +56,6 @@ static const uint32_t spv_test_arith_2[] =
 const struct npu_vk_spirv npu_vk_spirv[NPU_K_COUNT] = {
     [NPU_K_FILL] = K(fill),
     [NPU_K_DYN] = K(dyn),
+    [NPU_K_BINS] = K(bins),
     [NPU_K_TEST_ARITH] = K(test_arith),
 };
