@@ -77,6 +77,36 @@ int main(void)
     rc = open_with(cfg, big, &err);
     EXPECT(rc == 0, "the automatic batch fits");
 
+    /* A network that fits only without the bins: the automatic choice
+     * drops them, a forced one is refused.  The smallest limit that the
+     * plain layout fits is found by halving. */
+    setenv("NPUSIM_VK_BINS", "off", 1);
+    uint64_t lo = 4096, hi = UINT64_C(1) << 32;
+    while (hi - lo > 1) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        cfg.max_device_bytes = mid;
+        rc = open_with(cfg, small, &err);
+        memset(&err, 0, sizeof(err));
+        if (rc == 0)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    cfg.max_device_bytes = hi;
+    setenv("NPUSIM_VK_BINS", "auto", 1);
+    setenv("NPUSIM_VK_BINS_FROM", "1", 1);
+    rc = open_with(cfg, small, &err);
+    EXPECT(rc == 0, "the automatic choice drops bins that do not fit");
+    setenv("NPUSIM_VK_BINS", "on", 1);
+    rc = open_with(cfg, small, &err);
+    EXPECT(rc == NPU_E_RESOURCE && strstr(err.msg, "the limit is"),
+           "forced bins that do not fit are refused");
+    cfg.max_device_bytes = 0;
+    rc = open_with(cfg, small, &err);
+    EXPECT(rc == 0, "forced bins open without the limit");
+    unsetenv("NPUSIM_VK_BINS");
+    unsetenv("NPUSIM_VK_BINS_FROM");
+
     cfg.device_index = 1000;
     rc = open_with(cfg, small, &err);
     EXPECT(rc == NPU_E_BACKEND && strstr(err.msg, "no device 1000"), "a missing device index");

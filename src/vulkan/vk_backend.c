@@ -54,7 +54,9 @@
 
 /* Binned propagation (shaders/bins.comp) from this many neurons on, where
  * the FCL (8 bytes a neuron) is too big for the L2 and the propagation's
- * atomics go to DRAM.  NPUSIM_VK_BINS=on|off forces it (tests, tuning);
+ * atomics go to DRAM: on the H200, 6.5M neurons were even and 7M 5%
+ * faster.  NPUSIM_VK_BINS=on|off forces it (tests, tuning),
+ * NPUSIM_VK_BINS_FROM=N moves the threshold (a device with another L2);
  * NPUSIM_VK_BIN_SHIFT (bins of 2^shift targets) and NPUSIM_VK_BIN_CAP
  * (events a bin holds before the rest go to the FCL) are testing
  * knobs.  The default capacity is 4 events per target in all: the
@@ -140,6 +142,7 @@ struct vk_backend {
     int units_force;          /* NPUSIM_VK_UNITS: 1 on, -1 off, 0 by size and bound */
     uint32_t units_k;         /* push constant: tagged units shift, 0 when not used */
     int bins_force;           /* NPUSIM_VK_BINS: 1 on, -1 off, 0 by size */
+    uint32_t bins_from;       /* by size: from this many neurons (NPUSIM_VK_BINS_FROM) */
     uint32_t bin_shift_knob;  /* NPUSIM_VK_BIN_SHIFT, 0 when not set */
     uint32_t bin_cap_knob;    /* NPUSIM_VK_BIN_CAP, 0 when not set */
     uint32_t bin_shift;       /* push constant: 0 when the propagation is not binned */
@@ -387,6 +390,10 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
                   &be->bin_shift_knob, err);
     if (!rc)
         rc = knob_u32("NPUSIM_VK_BIN_CAP", 1, 1u << 24, &be->bin_cap_knob, err);
+    if (!rc)
+        rc = knob_u32("NPUSIM_VK_BINS_FROM", 1, UINT32_MAX, &be->bins_from, err);
+    if (!be->bins_from)
+        be->bins_from = BINS_MIN_NEURONS;
     if (rc)
         goto error;
     *out = &be->base;
@@ -629,28 +636,17 @@ static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
     return NPU_OK;
 }
 
-static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
-                     const struct npu_run_params *params, struct npu_err *err)
+/* How the synaptic input is summed on the device: binned (where allowed
+ * and chosen), in tagged 32-bit units, or in the int64 FCL alone. */
+static int choose_sums(struct vk_backend *be, const struct npu_net *net, bool bins_ok,
+                       struct npu_err *err)
 {
-    struct vk_backend *be = to_vk(be_);
-    struct npu_vk_ctx *ctx = &be->ctx;
-    uint64_t size[N_DEVICE_BUFFERS];
-    struct npu_gpu_area *areas = NULL;
     int rc;
-
-    if (be->in_flight)
-        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: upload with batches in flight");
-    free_device_buffers(be);
-    rc = check_net(net, err);
-    if (rc)
-        return rc;
-
-    be->n = net->n_neurons;
-    int64_t power_q = params ? params->power_q : 0;
     be->bin_shift = 0;
     be->bin_cap = 0;
     be->bins = 0;
-    if (be->bins_force > 0 || (be->bins_force == 0 && net->n_neurons >= BINS_MIN_NEURONS)) {
+    if (be->bins_force > 0 ||
+        (be->bins_force == 0 && bins_ok && net->n_neurons >= be->bins_from)) {
         be->bin_shift = be->bin_shift_knob ? be->bin_shift_knob : be->pipes.bin_max_shift;
         be->bin_cap = be->bin_cap_knob ? be->bin_cap_knob
                                        : BIN_EVENTS_PER_TARGET << be->bin_shift;
@@ -671,6 +667,27 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
             return rc;
         be->units_k = npu_fx_units_tag_shift(&ub);
     }
+    return NPU_OK;
+}
+
+static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
+                     const struct npu_run_params *params, struct npu_err *err)
+{
+    struct vk_backend *be = to_vk(be_);
+    struct npu_vk_ctx *ctx = &be->ctx;
+    uint64_t size[N_DEVICE_BUFFERS];
+    struct npu_gpu_area *areas = NULL;
+    int rc;
+
+    if (be->in_flight)
+        return npu_err_set(err, NPU_E_INTERNAL, "vulkan: upload with batches in flight");
+    free_device_buffers(be);
+    rc = check_net(net, err);
+    if (rc)
+        return rc;
+
+    be->n = net->n_neurons;
+    int64_t power_q = params ? params->power_q : 0;
     /* Power (step 4) is a range with every neuron of each power area, added
      * to every burst's ranges; the stimulus kernel expands it. */
     free(be->power);
@@ -715,7 +732,19 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
             };
     }
 
-    rc = plan(be, net, size, err);
+    /* The bins are a speed-up: where the binned layout does not fit the
+     * device (or max_device_bytes) but the plain one does, the automatic
+     * choice drops them. */
+    for (bool bins_ok = true;; bins_ok = false) {
+        rc = choose_sums(be, net, bins_ok, err);
+        if (!rc)
+            rc = plan(be, net, size, err);
+        if (rc == NPU_E_RESOURCE && be->bin_shift && be->bins_force == 0) {
+            memset(err, 0, sizeof(*err));
+            continue;
+        }
+        break;
+    }
     if (rc)
         goto error;
     for (int b = 0; b < N_DEVICE_BUFFERS; b++) {
