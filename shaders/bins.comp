@@ -9,7 +9,7 @@
 // here the events are written once and read once, in order, and every
 // target's FCL line is read and written once per burst (on the H200 at 10M:
 // propagation 1141 -> 735 us plus 137 us here; docs/performance.md,
-// change 46).
+// change 47).
 //
 // The 64-bit sums are two 32-bit words per target, so no 64-bit shared
 // atomics are needed: the low word's returning add says whether it carried.

@@ -35,9 +35,9 @@ struct combo {
                         * flushes subnormals would (lavapipe preserves them) */
     const char *area_cache; /* NPUSIM_VK_AREA_CACHE: "0" makes the dynamics read the area
                              * parameters per neuron (the path for more than 64 areas) */
-    const char *groups; /* NPUSIM_VK_FILL_GROUPS and _DYN_GROUPS: "0" the default grids;
-                         * a few workgroups make every grid-stride loop go round, as
-                         * on networks far larger than the grid */
+    const char *groups; /* NPUSIM_VK_FILL_GROUPS, _DYN_GROUPS and _BIN_GROUPS: "0" the
+                         * default grids; a few workgroups make every grid-stride
+                         * loop go round, as on networks far larger than the grid */
     const char *cand; /* NPUSIM_VK_CAND: candidate marks, "stamps" or "bits" */
     const char *units; /* NPUSIM_VK_UNITS: "off" keeps all synaptic input in the int64
                         * FCL; "auto" uses tagged 32-bit sums where the network allows */
@@ -66,11 +66,11 @@ static const struct combo combos[] = {
     { 0, "auto", "0", "1", "0", "bits", "off", "", NULL, NULL, NULL, NULL },
     { 1, "never", "0", "1", "0", "stamps", "auto", "0", "3", NULL, NULL, NULL },
     /* binned: small bins that the hubs overflow; one-event bins, so that
-     * nearly every event overflows, with the dense kernels; the default
-     * size on small grids, so that workgroups take several bins */
+     * nearly every event overflows, with the dense kernels; 64-target bins
+     * on three-workgroup grids, so that each workgroup takes several */
     { 3, "never", "0", "1", "0", "bits", "auto", "", NULL, "on", "5", NULL },
     { 1, "always", "0", "1", "0", "stamps", "auto", "0", NULL, "on", NULL, "1" },
-    { 0, "auto", "1", "0", "3", "bits", "auto", "", NULL, "on", NULL, NULL },
+    { 0, "auto", "1", "0", "3", "bits", "auto", "", NULL, "on", "6", NULL },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -518,6 +518,7 @@ int main(int argc, char **argv)
         setenv("NPUSIM_VK_EMULATE_FTZ", combos[c].ftz, 1);
         setenv("NPUSIM_VK_AREA_CACHE", combos[c].area_cache, 1);
         setenv("NPUSIM_VK_FILL_GROUPS", combos[c].groups, 1);
+        setenv("NPUSIM_VK_BIN_GROUPS", combos[c].groups, 1);
         setenv("NPUSIM_VK_DYN_GROUPS", combos[c].dyn_groups ? combos[c].dyn_groups
                                                            : combos[c].groups, 1);
         setenv("NPUSIM_VK_CAND", combos[c].cand, 1);

@@ -147,7 +147,7 @@ struct vk_backend {
     uint32_t bin_cap_knob;    /* NPUSIM_VK_BIN_CAP, 0 when not set */
     uint32_t bin_shift;       /* push constant: 0 when the propagation is not binned */
     uint32_t bin_cap;         /* push constant: events per bin */
-    uint32_t bins, bin_groups;
+    uint32_t bins, bin_groups, bin_groups_max;
     bool loop_limited;        /* the driver cuts loops short (LLVMPIPE_LOOP_LIMIT) */
     uint64_t fill_iters;      /* worst-case loop iterations of a fill.comp invocation
                                * before its stimuli (checked per burst) */
@@ -362,6 +362,12 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     be->fill_groups_max = fg && atoi(fg) > 0 ? (uint32_t)atoi(fg) : DEFAULT_FILL_GROUPS;
     if (be->fill_groups_max > be->group_cap)
         be->fill_groups_max = be->group_cap;
+    /* NPUSIM_VK_BIN_GROUPS=N caps bins.comp's grid (one workgroup per bin
+     * by default), so that checkbackends runs its loop over bins too. */
+    const char *bg = getenv("NPUSIM_VK_BIN_GROUPS");
+    be->bin_groups_max = bg && atoi(bg) > 0 ? (uint32_t)atoi(bg) : be->group_cap;
+    if (be->bin_groups_max > be->group_cap)
+        be->bin_groups_max = be->group_cap;
     /* NPUSIM_VK_AREA_CACHE=0: a testing knob that makes the dynamics read
      * the area parameters from the buffer per neuron, as they do with more
      * than NPU_WG areas, so checkbackends covers that path too. */
@@ -834,7 +840,7 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
     uint32_t fg = (uint32_t)(((uint64_t)net->n_neurons + FILL_NEURONS_PER_GROUP - 1) /
                              FILL_NEURONS_PER_GROUP);
     be->fill_groups = fg < be->fill_groups_max ? (fg ? fg : 1) : be->fill_groups_max;
-    be->bin_groups = be->bins < be->group_cap ? be->bins : be->group_cap;
+    be->bin_groups = be->bins < be->bin_groups_max ? be->bins : be->bin_groups_max;
     be->next_burst = 1;
     be->loop_limited = be->ctx.props.vendorID == VK_VENDOR_ID_MESA &&
                        strstr(be->ctx.props.deviceName, "llvmpipe") != NULL;
