@@ -79,20 +79,16 @@ int main(void)
 
     /* A network that fits only without the bins: the automatic choice
      * drops them, a forced one is refused.  The smallest limit that the
-     * plain layout fits is found by halving. */
+     * plain layout fits is what its refusal says it needs. */
     setenv("NPUSIM_VK_BINS", "off", 1);
-    uint64_t lo = 4096, hi = UINT64_C(1) << 32;
-    while (hi - lo > 1) {
-        uint64_t mid = lo + (hi - lo) / 2;
-        cfg.max_device_bytes = mid;
-        rc = open_with(cfg, small, &err);
-        memset(&err, 0, sizeof(err));
-        if (rc == 0)
-            hi = mid;
-        else
-            lo = mid;
-    }
-    cfg.max_device_bytes = hi;
+    cfg.max_device_bytes = 4096;
+    rc = open_with(cfg, small, &err);
+    unsigned long long need = 0;
+    EXPECT(rc == NPU_E_RESOURCE && sscanf(err.msg, "vulkan: %llu bytes needed", &need) == 1,
+           "the refusal says how many bytes are needed");
+    cfg.max_device_bytes = need;
+    rc = open_with(cfg, small, &err);
+    EXPECT(rc == 0, "the plain layout opens at exactly what it needs");
     setenv("NPUSIM_VK_BINS", "auto", 1);
     setenv("NPUSIM_VK_BINS_FROM", "1", 1);
     rc = open_with(cfg, small, &err);
