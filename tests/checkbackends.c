@@ -50,7 +50,7 @@ struct combo {
                              * each, and llvmpipe refuses a small fill grid for most) */
     const char *bins; /* NPUSIM_VK_BINS, NULL for "" (by size: off for these networks) */
     const char *bin_shift; /* NPUSIM_VK_BIN_SHIFT: bins of 2^shift targets; NULL the default */
-    const char *bin_cap; /* NPUSIM_VK_BIN_CAP: a bin part's events, the rest overflow into
+    const char *bin_cap; /* NPUSIM_VK_BIN_CAP: a bin's events, the rest overflow into
                           * the FCL; NULL the default */
 };
 
