@@ -57,12 +57,16 @@ def main():
         assert p.returncode == 7 and "65535" in p.stderr, (p.returncode, p.stderr)
         p = run([npusim, "run", bench, "--no-trace", "--bursts=1", "--backend=vulkan"])
         assert p.returncode == 0, p.stderr
-    # a bad value of the tagged sums' knob is a usage error naming it
-    p = run(base + ["--backend=vulkan"], env={"NPUSIM_VK_UNITS": "sometimes"})
-    assert p.returncode == 2 and "NPUSIM_VK_UNITS" in p.stderr, (p.returncode, p.stderr)
-    for mode in ("on", "off", "auto"):
-        p = run(base + ["--backend=vulkan"], env={"NPUSIM_VK_UNITS": mode})
-        assert p.returncode == 0, (mode, p.stderr)
+    # a bad value of a knob is a usage error naming it
+    for knob, bad in (("NPUSIM_VK_UNITS", "sometimes"), ("NPUSIM_VK_BINS", "maybe"),
+                      ("NPUSIM_VK_FILL_GROUPS", "many"), ("NPUSIM_VK_DYN_RANGES", "5"),
+                      ("NPUSIM_VK_BIN_SHIFT", "4")):
+        p = run(base + ["--backend=vulkan"], env={knob: bad})
+        assert p.returncode == 2 and knob in p.stderr, (knob, p.returncode, p.stderr)
+    for knob in ("NPUSIM_VK_UNITS", "NPUSIM_VK_BINS"):
+        for mode in ("on", "off", "auto"):
+            p = run(base + ["--backend=vulkan"], env={knob: mode})
+            assert p.returncode == 0, (knob, mode, p.stderr)
 
     # A device that does not exist: unavailable, with the count.
     p = run(base + ["--backend=vulkan", "--device=99"])

@@ -254,12 +254,13 @@ static uint32_t ratio_from_env(const char *mode, uint32_t dflt)
     return dflt;
 }
 
-/* A numeric testing knob in [lo, hi]; *out stays 0 when it is not set. */
-static int knob_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t *out,
+/* A numeric testing or tuning knob in [lo, hi]; *out = dflt when it is
+ * not set. */
+static int knob_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t dflt, uint32_t *out,
                     struct npu_err *err)
 {
     const char *v = getenv(name);
-    *out = 0;
+    *out = dflt;
     if (!v || !*v)
         return NPU_OK;
     char *end;
@@ -268,6 +269,20 @@ static int knob_u32(const char *name, uint32_t lo, uint32_t hi, uint32_t *out,
         return npu_err_set(err, NPU_E_USAGE, "%s=%.40s: expected %u to %u", name, v, lo, hi);
     *out = (uint32_t)x;
     return NPU_OK;
+}
+
+/* A knob of on, off or auto: *out = 1, -1 or 0 (also when not set). */
+static int knob_mode(const char *name, int *out, struct npu_err *err)
+{
+    const char *v = getenv(name);
+    *out = 0;
+    if (!v || !*v || strcmp(v, "auto") == 0)
+        return NPU_OK;
+    if (strcmp(v, "on") == 0 || strcmp(v, "off") == 0) {
+        *out = strcmp(v, "on") == 0 ? 1 : -1;
+        return NPU_OK;
+    }
+    return npu_err_set(err, NPU_E_USAGE, "%s=%.40s: expected on, off or auto", name, v);
 }
 
 static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out,
@@ -340,34 +355,31 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     const char *prof = getenv("NPUSIM_VK_PROFILE");
     be->profile = prof && strcmp(prof, "1") == 0;
     be->timestamps = ctx->timestamp_bits > 0 && ctx->props.limits.timestampPeriod > 0.0f;
-    const char *dg = getenv("NPUSIM_VK_DYN_GROUPS");
-    be->dyn_groups_max = dg && atoi(dg) > 0 ? (uint32_t)atoi(dg) : DEFAULT_DYN_GROUPS;
-    if (be->dyn_groups_max > be->group_cap)
-        be->dyn_groups_max = be->group_cap;
-    /* NPUSIM_VK_DYN_RANGES=0..4: a testing and tuning knob; 0 leaves every
-     * range stimulus to the fill, so checkbackends compares both ways. */
-    const char *dr = getenv("NPUSIM_VK_DYN_RANGES");
-    be->dyn_ranges_max = NPU_DYN_RANGES;
-    if (dr && *dr) {
-        char *end;
-        unsigned long v = strtoul(dr, &end, 10);
-        if (*end || v > NPU_DYN_RANGES) {
-            rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_DYN_RANGES=%.40s: expected 0 to %u",
-                             dr, NPU_DYN_RANGES);
-            goto error;
-        }
-        be->dyn_ranges_max = (uint32_t)v;
-    }
-    const char *fg = getenv("NPUSIM_VK_FILL_GROUPS");
-    be->fill_groups_max = fg && atoi(fg) > 0 ? (uint32_t)atoi(fg) : DEFAULT_FILL_GROUPS;
-    if (be->fill_groups_max > be->group_cap)
-        be->fill_groups_max = be->group_cap;
-    /* NPUSIM_VK_BIN_GROUPS=N caps bins.comp's grid (one workgroup per bin
-     * by default), so that checkbackends runs its loop over bins too. */
-    const char *bg = getenv("NPUSIM_VK_BIN_GROUPS");
-    be->bin_groups_max = bg && atoi(bg) > 0 ? (uint32_t)atoi(bg) : be->group_cap;
-    if (be->bin_groups_max > be->group_cap)
+    /* Grid caps for tuning, and for checkbackends, whose few workgroups
+     * make every grid-stride loop go round (0: the default).
+     * NPUSIM_VK_BIN_GROUPS caps bins.comp's grid, one workgroup per bin
+     * by default.  NPUSIM_VK_DYN_RANGES=0..4: a testing and tuning knob; 0
+     * leaves every range stimulus to the fill, so checkbackends compares
+     * both ways. */
+    rc = knob_u32("NPUSIM_VK_DYN_GROUPS", 0, UINT32_MAX, 0, &be->dyn_groups_max, err);
+    if (!rc)
+        rc = knob_u32("NPUSIM_VK_FILL_GROUPS", 0, UINT32_MAX, 0, &be->fill_groups_max, err);
+    if (!rc)
+        rc = knob_u32("NPUSIM_VK_BIN_GROUPS", 0, UINT32_MAX, 0, &be->bin_groups_max, err);
+    if (!rc)
+        rc = knob_u32("NPUSIM_VK_DYN_RANGES", 0, NPU_DYN_RANGES, NPU_DYN_RANGES,
+                      &be->dyn_ranges_max, err);
+    if (rc)
+        goto error;
+    if (!be->dyn_groups_max)
+        be->dyn_groups_max = DEFAULT_DYN_GROUPS;
+    if (!be->fill_groups_max)
+        be->fill_groups_max = DEFAULT_FILL_GROUPS;
+    if (!be->bin_groups_max)
         be->bin_groups_max = be->group_cap;
+    be->dyn_groups_max = be->dyn_groups_max < be->group_cap ? be->dyn_groups_max : be->group_cap;
+    be->fill_groups_max = be->fill_groups_max < be->group_cap ? be->fill_groups_max : be->group_cap;
+    be->bin_groups_max = be->bin_groups_max < be->group_cap ? be->bin_groups_max : be->group_cap;
     /* NPUSIM_VK_AREA_CACHE=0: a testing knob that makes the dynamics read
      * the area parameters from the buffer per neuron, as they do with more
      * than NPU_WG areas, so checkbackends covers that path too. */
@@ -377,29 +389,17 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     /* NPUSIM_VK_UNITS=off|on|auto: a testing and tuning knob; off keeps every
      * contribution in the int64 FCL, so checkbackends compares both ways of
      * summing, on ignores the size limit. */
-    const char *units = getenv("NPUSIM_VK_UNITS");
-    if (units && *units && strcmp(units, "off") != 0 && strcmp(units, "on") != 0 &&
-        strcmp(units, "auto") != 0) {
-        rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_UNITS=%.40s: expected on, off or auto",
-                         units);
-        goto error;
-    }
-    be->units_force = !units ? 0 : strcmp(units, "on") == 0 ? 1 : strcmp(units, "off") == 0 ? -1 : 0;
-    const char *bins = getenv("NPUSIM_VK_BINS");
-    if (bins && *bins && strcmp(bins, "off") != 0 && strcmp(bins, "on") != 0 &&
-        strcmp(bins, "auto") != 0) {
-        rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_BINS=%.40s: expected on, off or auto", bins);
-        goto error;
-    }
-    be->bins_force = !bins ? 0 : strcmp(bins, "on") == 0 ? 1 : strcmp(bins, "off") == 0 ? -1 : 0;
-    rc = knob_u32("NPUSIM_VK_BIN_SHIFT", NPU_BIN_MIN_SHIFT, be->pipes.bin_max_shift,
-                  &be->bin_shift_knob, err);
+    rc = knob_mode("NPUSIM_VK_UNITS", &be->units_force, err);
     if (!rc)
-        rc = knob_u32("NPUSIM_VK_BIN_CAP", 1, 1u << 24, &be->bin_cap_knob, err);
+        rc = knob_mode("NPUSIM_VK_BINS", &be->bins_force, err);
     if (!rc)
-        rc = knob_u32("NPUSIM_VK_BINS_FROM", 1, UINT32_MAX, &be->bins_from, err);
-    if (!be->bins_from)
-        be->bins_from = BINS_MIN_NEURONS;
+        rc = knob_u32("NPUSIM_VK_BIN_SHIFT", NPU_BIN_MIN_SHIFT, be->pipes.bin_max_shift, 0,
+                      &be->bin_shift_knob, err);
+    if (!rc)
+        rc = knob_u32("NPUSIM_VK_BIN_CAP", 1, 1u << 24, 0, &be->bin_cap_knob, err);
+    if (!rc)
+        rc = knob_u32("NPUSIM_VK_BINS_FROM", 1, UINT32_MAX, BINS_MIN_NEURONS, &be->bins_from,
+                      err);
     if (rc)
         goto error;
     *out = &be->base;
