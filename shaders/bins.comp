@@ -46,6 +46,11 @@ void main()
     uint t = gl_LocalInvocationID.x;
     uint size = 1u << pc.bin_shift;
     uint bins = (pc.n + size - 1u) >> pc.bin_shift;
+    // split.comp has read the bands' counters: zero them for the next burst
+    uint bands = pc.band_shift != 0u ? (pc.n + (1u << pc.band_shift) - 1u) >> pc.band_shift : 0u;
+    if (t == 0u)
+        for (uint b = gl_WorkGroupID.x; b < bands; b += gl_NumWorkGroups.x)
+            band_count[b * NPU_BIN_COUNT_STRIDE] = 0u;
     for (uint g = gl_WorkGroupID.x; g < bins; g += gl_NumWorkGroups.x) {
         // the same for the whole workgroup
         uint total = min(bin_count[g * NPU_BIN_COUNT_STRIDE], pc.bin_cap);

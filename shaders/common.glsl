@@ -51,6 +51,8 @@ layout(std430, binding = NPU_B_CTL) buffer Ctl64B { uint64_t ctl64[]; };
 layout(std430, binding = NPU_B_UNITS) buffer UnitsB { uint units[]; };
 layout(std430, binding = NPU_B_BIN_COUNT) buffer BinCountB { uint bin_count[]; };
 layout(std430, binding = NPU_B_BIN_EV) buffer BinEvB { uvec2 bin_ev[]; };
+layout(std430, binding = NPU_B_BAND_COUNT) buffer BandCountB { uint band_count[]; };
+layout(std430, binding = NPU_B_BAND_EV) buffer BandEvB { uvec2 band_ev[]; };
 layout(std430, binding = NPU_B_INJECT) readonly buffer InjectB { uint inject[]; };
 layout(std430, binding = NPU_B_OUT) buffer OutB { uint outw[]; };
 

@@ -6,7 +6,8 @@
 // - step 7 of burst b-1: its fires, in ascending id order, into the batch's
 //   host-visible readback buffer (compact_fires);
 // - steps 3 and 4 of burst b: sensory and power stimuli (inject_stimuli);
-// - step 5 of burst b: propagation of b-1's fires (propagate_fires).
+// - step 5 of burst b: propagation of b-1's fires (propagate_fires; its
+//   sparse case is spread.comp's with two-level binning).
 //
 // The three write disjoint data (readback, FIRE_BITS and BLOCK clears versus
 // FCL adds and candidate bits; the FCL adds are atomics on exact integers,
@@ -133,6 +134,8 @@ void propagate_fires()
                 propagate(s, last_mp[s], 0u, 1u);
         return;
     }
+    if (pc.band_shift != 0u)
+        return; // spread.comp, dispatched next to this, has the sparse case
     // Each fire's record holds its row and its area's flags, so the lanes
     // start on the row at once: looking up the source's offsets and area
     // here would put two dependent loads before it (the dynamics load the

@@ -67,12 +67,17 @@
 #define NPU_B_BIN_EV 19     /* uvec2[bins * bin_cap]: each bin's events,
                              * (target - bin start) | inhibitory << 31, contribution's
                              * magnitude; one word when not binned */
-#define NPU_B_INJECT 20     /* per slot: the batch's explicit stimuli, uint[3 * entries]
+#define NPU_B_BAND_COUNT 20 /* uint[bands * NPU_BIN_COUNT_STRIDE]: events routed to each
+                             * band (two-level binning; one word otherwise), zeroed by
+                             * bins.comp */
+#define NPU_B_BAND_EV 21    /* uvec2[bands * band_cap]: each band's events, (target - band
+                             * start) | inhibitory << 31, magnitude; one word otherwise */
+#define NPU_B_INJECT 22     /* per slot: the batch's explicit stimuli, uint[3 * entries]
                              * (id, q low, q high), then its ranges at word range_base,
                              * NPU_RANGE_WORDS each (power included) */
-#define NPU_B_OUT 21        /* per slot, uint: off[batch+1], ids, mp bits, then from the
+#define NPU_B_OUT 23        /* per slot, uint: off[batch+1], ids, mp bits, then from the
                              * even word events_base: uint64 events[batch] */
-#define NPU_B_COUNT 22
+#define NPU_B_COUNT 24
 
 /* The ordered compaction: one workgroup per block of NPU_FIRE_BLOCK neurons
  * (one 32-bit word of FIRE_BITS per thread) emits the block's fires in id
@@ -99,6 +104,22 @@
 #define NPU_BIN_COUNT_STRIDE 32u
 #define NPU_BIN_MIN_SHIFT 5u
 #define NPU_BIN_MAX_SHIFT 12u
+
+/* Two-level binning (spread.comp, split.comp; pc.band_shift != 0): a
+ * warp's events go to as many bins as it has lanes, so appending them
+ * one by one made a write transaction per event (10M on the H200: 718 us
+ * for scattered stores against 279 for its lanes' own regions).  Here a
+ * workgroup stages NPU_ROUTE_UNROLL events per thread in shared memory,
+ * sorted by destination, and writes each destination's run with
+ * consecutive threads: first from the fired rows into bands of
+ * 2^band_shift targets, then from each band into its bins.  A level has at
+ * most NPU_ROUTE_MAX_DEST destinations (bands, or bins per band); the
+ * workgroup is the specialization constant NPU_ROUTE_SC_WG. */
+#define NPU_ROUTE_UNROLL 4u
+#define NPU_ROUTE_MAX_DEST 256u
+#define NPU_ROUTE_WG 512u  /* on the H200 at 10M: 863 us a burst against 899 (1024) and
+                           * 932 (256), each on its best grid */
+#define NPU_ROUTE_SC_WG 0
 
 /* A range stimulus in INJECT (struct npu_inject_range, plus where its
  * threads start): neuron first + t of [first, first + count) gets q when
@@ -209,12 +230,15 @@ struct npu_gpu_push {
     NPU_UINT bin_shift;    /* binned propagation: targets per bin = 1 << bin_shift;
                             * 0: the propagation adds into FCL directly */
     NPU_UINT bin_cap;      /* events each bin holds; the rest go to FCL */
+    NPU_UINT band_shift;   /* two-level binning: targets per band = 1 << band_shift;
+                            * 0: the fill appends to the bins directly */
+    NPU_UINT band_cap;     /* events each band holds; the rest go to FCL */
 };
 
 #ifndef VULKAN
 static_assert(sizeof(struct npu_gpu_ctl) == NPU_CTL_WORDS * 4, "ctl layout");
 static_assert(sizeof(struct npu_gpu_area) == 32, "area layout");
-static_assert(sizeof(struct npu_gpu_push) == 104, "push constant layout");
+static_assert(sizeof(struct npu_gpu_push) == 112, "push constant layout");
 static_assert(sizeof(struct npu_gpu_push) <= 128, "push constants fit the 128-byte minimum");
 static_assert(NPU_WG % NPU_PROP_LANES == 0, "propagation lanes");
 static_assert(NPU_DYN_RANGES * NPU_RANGE_WORDS <= NPU_WG, "one word per thread to load the ranges");

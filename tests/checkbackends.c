@@ -9,7 +9,8 @@
  * sparse kernels forced, with the tagged 32-bit sums on and off
  * (NPUSIM_VK_UNITS), with the range stimuli applied by the fill or by the
  * dynamics (NPUSIM_VK_DYN_RANGES), with the binned propagation at several
- * bin sizes and capacities (NPUSIM_VK_BINS, _BIN_SHIFT, _BIN_CAP), and with
+ * bin sizes and capacities (NPUSIM_VK_BINS, _BIN_SHIFT, _BIN_CAP), with the
+ * two-level binning (NPUSIM_VK_BANDS, _BAND_SHIFT, _BAND_CAP, _ROUTE_WG), and with
  * the kernels that emulate a device flushing
  * subnormals (NPUSIM_VK_EMULATE_FTZ); fire queues (ids, mp bits) and the
  * final state must be identical.  A failure prints the seed that replays it.
@@ -35,7 +36,8 @@ struct combo {
                         * flushes subnormals would (lavapipe preserves them) */
     const char *area_cache; /* NPUSIM_VK_AREA_CACHE: "0" makes the dynamics read the area
                              * parameters per neuron (the path for more than 64 areas) */
-    const char *groups; /* NPUSIM_VK_FILL_GROUPS, _DYN_GROUPS and _BIN_GROUPS: "0" the
+    const char *groups; /* NPUSIM_VK_FILL_GROUPS, _DYN_GROUPS, _BIN_GROUPS and
+                         * _ROUTE_GROUPS: "0" the
                          * default grids; a few workgroups make every grid-stride
                          * loop go round, as on networks far larger than the grid */
     const char *cand; /* NPUSIM_VK_CAND: candidate marks, "stamps" or "bits" */
@@ -52,25 +54,55 @@ struct combo {
     const char *bin_shift; /* NPUSIM_VK_BIN_SHIFT: bins of 2^shift targets; NULL the default */
     const char *bin_cap; /* NPUSIM_VK_BIN_CAP: a bin's events, the rest overflow into
                           * the FCL; NULL the default */
+    const char *bands; /* NPUSIM_VK_BANDS: two-level binning; NULL for "" (by the bins'
+                        * number: off for these networks) */
+    const char *band_shift; /* NPUSIM_VK_BAND_SHIFT: bands of at least 2^shift targets */
+    const char *band_cap; /* NPUSIM_VK_BAND_CAP: a band's events, the rest overflow into
+                           * the FCL */
+    const char *route_wg; /* NPUSIM_VK_ROUTE_WG: the routing kernels' workgroup */
 };
 
 static const struct combo combos[] = {
-    { 1, "auto", "0", "1", "0", "stamps", "auto", "", NULL, NULL, NULL, NULL },
-    { 3, "never", "0", "1", "1", "bits", "auto", "0", NULL, NULL, NULL, NULL },
-    { 3, "always", "0", "0", "0", "stamps", "auto", "", NULL, NULL, NULL, NULL },
-    { 64, "always", "0", "1", "3", "bits", "auto", "1", NULL, NULL, NULL, NULL },
-    { 64, "never", "0", "1", "0", "stamps", "off", "", NULL, NULL, NULL, NULL },
-    { 0, "auto", "0", "1", "0", "bits", "auto", "0", "2", NULL, NULL, NULL },
-    { 1, "never", "1", "0", "2", "bits", "auto", "", NULL, NULL, NULL, NULL },
-    { 64, "always", "1", "1", "0", "stamps", "auto", "2", NULL, NULL, NULL, NULL },
-    { 0, "auto", "0", "1", "0", "bits", "off", "", NULL, NULL, NULL, NULL },
-    { 1, "never", "0", "1", "0", "stamps", "auto", "0", "3", NULL, NULL, NULL },
+    { 1, "auto", "0", "1", "0", "stamps", "auto", "", NULL,
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { 3, "never", "0", "1", "1", "bits", "auto", "0", NULL,
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { 3, "always", "0", "0", "0", "stamps", "auto", "", NULL,
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { 64, "always", "0", "1", "3", "bits", "auto", "1", NULL,
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { 64, "never", "0", "1", "0", "stamps", "off", "", NULL,
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { 0, "auto", "0", "1", "0", "bits", "auto", "0", "2",
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { 1, "never", "1", "0", "2", "bits", "auto", "", NULL,
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { 64, "always", "1", "1", "0", "stamps", "auto", "2", NULL,
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { 0, "auto", "0", "1", "0", "bits", "off", "", NULL,
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
+    { 1, "never", "0", "1", "0", "stamps", "auto", "0", "3",
+      NULL, NULL, NULL, NULL, NULL, NULL, NULL },
     /* binned: small bins that the hubs overflow; one-event bins, so that
      * nearly every event overflows, with the dense kernels; 64-target bins
      * on three-workgroup grids, so that each workgroup takes several */
-    { 3, "never", "0", "1", "0", "bits", "auto", "", NULL, "on", "5", NULL },
-    { 1, "always", "0", "1", "0", "stamps", "auto", "0", NULL, "on", NULL, "1" },
-    { 0, "auto", "1", "0", "3", "bits", "auto", "", NULL, "on", "6", NULL },
+    { 3, "never", "0", "1", "0", "bits", "auto", "", NULL,
+      "on", "5", NULL, "off", NULL, NULL, NULL },
+    { 1, "always", "0", "1", "0", "stamps", "auto", "0", NULL,
+      "on", NULL, "1", "off", NULL, NULL, NULL },
+    { 0, "auto", "1", "0", "3", "bits", "auto", "", NULL,
+      "on", "6", NULL, "off", NULL, NULL, NULL },
+    /* two-level binning: small bins and bands on three-workgroup grids, so
+     * that each workgroup routes many rows and batches; one-event bands, so
+     * that nearly every event overflows at the first level; two-event bins
+     * under 64-thread routing workgroups, with the dense kernels where
+     * chosen */
+    { 3, "never", "0", "1", "3", "bits", "auto", "", NULL,
+      "on", "5", NULL, "on", "7", NULL, NULL },
+    { 1, "never", "0", "1", "0", "stamps", "auto", "0", NULL,
+      "on", "6", NULL, "on", NULL, "1", NULL },
+    { 0, "auto", "1", "0", "0", "bits", "auto", "", NULL,
+      "on", "5", "2", "on", "8", NULL, "64" },
 };
 #define N_COMBOS (sizeof(combos) / sizeof(combos[0]))
 
@@ -219,6 +251,13 @@ static struct npu_net *random_net(bool huge)
         if (all_const || below(3) == 0)
             area_wp[a] = (uint16_t)(1 + below(wmax - 1) + (below(wmax) << 8)); /* weight != 0 */
     uint32_t hub = below(n);
+    /* In half the networks up to four broadcasters, sources with 129 to 700
+     * synapses: rows longer than one pass of the kernels' lanes (4 x 32
+     * synapses), which the other rows (at most 13) never are. */
+    uint32_t broadcaster[4] = { n, n, n, n };
+    if (below(2))
+        for (uint32_t b = 0, nb = 1 + below(4); b < nb; b++)
+            broadcaster[b] = below(n);
     uint32_t src_area = 0;
     struct syn **per = calloc(n, sizeof(*per));
     uint32_t *deg = calloc(n, sizeof(*deg));
@@ -228,6 +267,9 @@ static struct npu_net *random_net(bool huge)
             src_area++;
         uint16_t cw = area_wp[src_area];
         uint32_t d = below(3) ? below(12) : 0;
+        for (uint32_t b = 0; b < 4; b++)
+            if (s == broadcaster[b])
+                d = 129 + below(572);
         bool to_hub = below(2) == 0;
         per[s] = calloc(d + 1, sizeof(struct syn));
         for (uint32_t k = 0; k < d; k++) {
@@ -527,6 +569,11 @@ int main(int argc, char **argv)
         setenv("NPUSIM_VK_BINS", combos[c].bins ? combos[c].bins : "", 1);
         setenv("NPUSIM_VK_BIN_SHIFT", combos[c].bin_shift ? combos[c].bin_shift : "", 1);
         setenv("NPUSIM_VK_BIN_CAP", combos[c].bin_cap ? combos[c].bin_cap : "", 1);
+        setenv("NPUSIM_VK_BANDS", combos[c].bands ? combos[c].bands : "", 1);
+        setenv("NPUSIM_VK_BAND_SHIFT", combos[c].band_shift ? combos[c].band_shift : "", 1);
+        setenv("NPUSIM_VK_BAND_CAP", combos[c].band_cap ? combos[c].band_cap : "", 1);
+        setenv("NPUSIM_VK_ROUTE_WG", combos[c].route_wg ? combos[c].route_wg : "", 1);
+        setenv("NPUSIM_VK_ROUTE_GROUPS", combos[c].groups, 1);
         int rc = npu_backend_vulkan.create(&cfg, &vk[c], &err);
         if (rc == NPU_E_BACKEND) {
             printf("SKIP: %s\n", err.msg);
@@ -604,6 +651,14 @@ int main(int argc, char **argv)
                      combos[c].bin_shift ? " shift=" : "",
                      combos[c].bin_shift ? combos[c].bin_shift : "",
                      combos[c].bin_cap ? " cap=" : "", combos[c].bin_cap ? combos[c].bin_cap : "");
+            const struct { const char *name, *v; } two_level[] = {
+                { "bands", combos[c].bands }, { "band shift", combos[c].band_shift },
+                { "band cap", combos[c].band_cap }, { "route wg", combos[c].route_wg },
+            };
+            for (size_t k = 0; k < sizeof(two_level) / sizeof(two_level[0]); k++)
+                if (two_level[k].v)
+                    snprintf(what + strlen(what), sizeof(what) - strlen(what), " %s=%s",
+                             two_level[k].name, two_level[k].v);
             struct result got = { 0 };   /* freed even when the upload fails */
             rc = vk[c]->ops->upload(vk[c], net, &params, &err);
             if (rc == NPU_E_RESOURCE) {

@@ -100,8 +100,33 @@ int main(void)
     cfg.max_device_bytes = 0;
     rc = open_with(cfg, small, &err);
     EXPECT(rc == 0, "forced bins open without the limit");
-    unsetenv("NPUSIM_VK_BINS");
     unsetenv("NPUSIM_VK_BINS_FROM");
+
+    /* The same a level up: 2048 bins of 32 targets that fit without the
+     * bands drop them in the automatic choice; forced bands are refused. */
+    setenv("NPUSIM_VK_BIN_SHIFT", "5", 1);
+    setenv("NPUSIM_VK_BANDS", "off", 1);
+    cfg.max_device_bytes = 4096;
+    rc = open_with(cfg, big, &err);
+    need = 0;
+    EXPECT(rc == NPU_E_RESOURCE && sscanf(err.msg, "vulkan: %llu bytes needed", &need) == 1,
+           "the refusal without the bands says how many bytes are needed");
+    cfg.max_device_bytes = need;
+    rc = open_with(cfg, big, &err);
+    EXPECT(rc == 0, "the one-level layout opens at exactly what it needs");
+    setenv("NPUSIM_VK_BANDS", "auto", 1);
+    rc = open_with(cfg, big, &err);
+    EXPECT(rc == 0, "the automatic choice drops bands that do not fit");
+    setenv("NPUSIM_VK_BANDS", "on", 1);
+    rc = open_with(cfg, big, &err);
+    EXPECT(rc == NPU_E_RESOURCE && strstr(err.msg, "the limit is"),
+           "forced bands that do not fit are refused");
+    cfg.max_device_bytes = 0;
+    rc = open_with(cfg, big, &err);
+    EXPECT(rc == 0, "forced bands open without the limit");
+    unsetenv("NPUSIM_VK_BANDS");
+    unsetenv("NPUSIM_VK_BIN_SHIFT");
+    unsetenv("NPUSIM_VK_BINS");
 
     cfg.device_index = 1000;
     rc = open_with(cfg, small, &err);

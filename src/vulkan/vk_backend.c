@@ -54,15 +54,32 @@
 
 /* Binned propagation (shaders/bins.comp) from this many neurons on, where
  * the FCL (8 bytes a neuron) is too big for the L2 and the propagation's
- * atomics go to DRAM: on the H200, 6.5M neurons were even and 7M 5%
- * faster.  NPUSIM_VK_BINS=on|off forces it (tests, tuning),
+ * atomics go to DRAM: on the H200, with the two-level binning, 5M neurons
+ * were even (509 us a burst without, 508 with) and 6M 12% faster (685 ->
+ * 605); with one level only from 7M (docs/performance.md, changes 47 and
+ * 48).  NPUSIM_VK_BINS=on|off forces it (tests, tuning),
  * NPUSIM_VK_BINS_FROM=N moves the threshold (a device with another L2);
  * NPUSIM_VK_BIN_SHIFT (bins of 2^shift targets) and NPUSIM_VK_BIN_CAP
  * (events a bin holds before the rest go to the FCL) are testing
  * knobs.  The default capacity is 4 events per target in all: the
  * benchmark's bursts have 2.5. */
-#define BINS_MIN_NEURONS 7000000u
+#define BINS_MIN_NEURONS 5500000u
 #define BIN_EVENTS_PER_TARGET 4u
+
+/* Two-level binning (spread.comp, split.comp) where the bins are this many
+ * or more: with one level, a warp's events went to as many bins as it has
+ * lanes, a write transaction each.  NPUSIM_VK_BANDS=on|off forces it,
+ * NPUSIM_VK_BAND_SHIFT (bands of at least 2^shift targets: raised where
+ * the network would have more than a level's NPU_ROUTE_MAX_DEST bands) and
+ * NPUSIM_VK_BAND_CAP are testing knobs; the default bands are about the
+ * square root of the bins, of 4 events per target each. */
+#define BANDS_MIN_BINS 256u
+/* spread.comp's and split.comp's grid: two workgroups of NPU_ROUTE_WG per
+ * SM of the H200 (132), the best of 132 to 2112 at 10M (863 us a burst,
+ * 943 at 2112); fewer where the network has under 8192 neurons per
+ * workgroup, since each workgroup of split.comp visits every band. */
+#define DEFAULT_ROUTE_GROUPS 264u
+#define ROUTE_NEURONS_PER_GROUP 8192u
 
 /* Mesa's llvmpipe (lavapipe) ends every loop of a shader invocation once
  * the invocation has run this many loop iterations in all (gallivm's
@@ -89,10 +106,13 @@ struct vk_stim {
 /* Timestamp labels: a query's label says what ran since the previous one.
  * Profiling (NPUSIM_VK_PROFILE=1) runs fill.comp's three parts as three
  * dispatches, so each has its own label. */
-enum { L_COMPACT, L_STIMULI, L_PROPAGATE, L_BINS, L_DYN, L_COUNT, TS_START = L_COUNT, TS_BATCH };
+enum {
+    L_COMPACT, L_STIMULI, L_PROPAGATE, L_SPREAD, L_SPLIT, L_BINS, L_DYN, L_COUNT,
+    TS_START = L_COUNT, TS_BATCH
+};
 static const char *const label_names[L_COUNT] = {
     [L_COMPACT] = "compact", [L_STIMULI] = "stimuli", [L_PROPAGATE] = "propagate",
-    [L_BINS] = "bins", [L_DYN] = "dyn+setup",
+    [L_SPREAD] = "spread", [L_SPLIT] = "split", [L_BINS] = "bins", [L_DYN] = "dyn+setup",
 };
 
 struct vk_slot {
@@ -148,6 +168,12 @@ struct vk_backend {
     uint32_t bin_shift;       /* push constant: 0 when the propagation is not binned */
     uint32_t bin_cap;         /* push constant: events per bin */
     uint32_t bins, bin_groups, bin_groups_max;
+    int bands_force;          /* NPUSIM_VK_BANDS: 1 on, -1 off, 0 by the bins' number */
+    uint32_t band_shift_knob; /* NPUSIM_VK_BAND_SHIFT, 0 when not set */
+    uint32_t band_cap_knob;   /* NPUSIM_VK_BAND_CAP, 0 when not set */
+    uint32_t band_shift;      /* push constant: 0 without two-level binning */
+    uint32_t band_cap;        /* push constant: events per band */
+    uint32_t bands, route_groups, route_groups_max;
     bool loop_limited;        /* the driver cuts loops short (LLVMPIPE_LOOP_LIMIT) */
     uint64_t fill_iters;      /* worst-case loop iterations of a fill.comp invocation
                                * before its stimuli (checked per burst) */
@@ -312,7 +338,11 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
              ctx->emulate_ftz ? "exact subnormals, flushing emulated"
              : ctx->denorm_preserve ? "exact subnormals, preserved by the device"
                                     : "exact subnormals, in software");
-    rc = npu_vk_pipes_create(ctx, &be->pipes, err);
+    /* NPUSIM_VK_ROUTE_WG: spread.comp's and split.comp's workgroup (tuning) */
+    uint32_t route_wg;
+    rc = knob_u32("NPUSIM_VK_ROUTE_WG", NPU_PROP_LANES, NPU_ROUTE_WG, 0, &route_wg, err);
+    if (!rc)
+        rc = npu_vk_pipes_create(ctx, &be->pipes, route_wg, err);
     if (rc)
         goto error;
 
@@ -367,6 +397,9 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     if (!rc)
         rc = knob_u32("NPUSIM_VK_BIN_GROUPS", 0, UINT32_MAX, 0, &be->bin_groups_max, err);
     if (!rc)
+        rc = knob_u32("NPUSIM_VK_ROUTE_GROUPS", 0, UINT32_MAX, DEFAULT_ROUTE_GROUPS,
+                      &be->route_groups_max, err);
+    if (!rc)
         rc = knob_u32("NPUSIM_VK_DYN_RANGES", 0, NPU_DYN_RANGES, NPU_DYN_RANGES,
                       &be->dyn_ranges_max, err);
     if (rc)
@@ -380,6 +413,10 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     be->dyn_groups_max = be->dyn_groups_max < be->group_cap ? be->dyn_groups_max : be->group_cap;
     be->fill_groups_max = be->fill_groups_max < be->group_cap ? be->fill_groups_max : be->group_cap;
     be->bin_groups_max = be->bin_groups_max < be->group_cap ? be->bin_groups_max : be->group_cap;
+    if (!be->route_groups_max)
+        be->route_groups_max = DEFAULT_ROUTE_GROUPS;
+    if (be->route_groups_max > be->group_cap)
+        be->route_groups_max = be->group_cap;
     /* NPUSIM_VK_AREA_CACHE=0: a testing knob that makes the dynamics read
      * the area parameters from the buffer per neuron, as they do with more
      * than NPU_WG areas, so checkbackends covers that path too. */
@@ -400,6 +437,13 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
     if (!rc)
         rc = knob_u32("NPUSIM_VK_BINS_FROM", 1, UINT32_MAX, BINS_MIN_NEURONS, &be->bins_from,
                       err);
+    if (!rc)
+        rc = knob_mode("NPUSIM_VK_BANDS", &be->bands_force, err);
+    if (!rc)
+        rc = knob_u32("NPUSIM_VK_BAND_SHIFT", NPU_BIN_MIN_SHIFT + 1, 31, 0,
+                      &be->band_shift_knob, err);
+    if (!rc)
+        rc = knob_u32("NPUSIM_VK_BAND_CAP", 1, 1u << 28, 0, &be->band_cap_knob, err);
     if (rc)
         goto error;
     *out = &be->base;
@@ -466,7 +510,7 @@ static uint64_t device_local_heap(const struct npu_vk_ctx *ctx)
 static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "areas", "area_of", "syn_off", "syn_target", "syn_wp", "mp", "countdown/cfc", "fcl",
     "cand_stamp", "cand_bits", "fire_stamp", "fire_row", "fire_info", "last_mp", "fire_bits",
-    "block", "ctl", "units", "bin_count", "bin_events",
+    "block", "ctl", "units", "bin_count", "bin_events", "band_count", "band_events",
 };
 
 /* Sizes every buffer, picks the batch, and refuses what cannot fit before
@@ -504,6 +548,12 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
         return npu_err_set(err, NPU_E_RESOURCE, "vulkan: %u bins of %u events each are more "
                            "than 2^32 events (use a smaller NPUSIM_VK_BIN_CAP)",
                            be->bins, be->bin_cap);
+    size[NPU_B_BAND_COUNT] = be->band_shift ? (uint64_t)be->bands * NPU_BIN_COUNT_STRIDE * 4 : 4;
+    size[NPU_B_BAND_EV] = be->band_shift ? (uint64_t)be->bands * be->band_cap * 8 : 8;
+    if (be->band_shift && (uint64_t)be->bands * be->band_cap > UINT32_MAX)
+        return npu_err_set(err, NPU_E_RESOURCE, "vulkan: %u bands of %u events each are more "
+                           "than 2^32 events (use a smaller NPUSIM_VK_BAND_CAP)",
+                           be->bands, be->band_cap);
 
     uint64_t range = lim->maxStorageBufferRange;
     uint64_t max_alloc = be->ctx.max_alloc ? be->ctx.max_alloc : UINT64_MAX;
@@ -605,15 +655,20 @@ static uint64_t ceil_div(uint64_t a, uint64_t b)
 static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
                             struct npu_err *err)
 {
-    uint64_t n = net->n_neurons, max_deg = 0;
+    uint64_t n = net->n_neurons, max_deg = 0, syn = net->n_synapses;
     for (uint32_t s = 0; s < net->n_neurons; s++)
         max_deg = npu_net_outdeg(net, s) > max_deg ? npu_net_outdeg(net, s) : max_deg;
     uint64_t fg = be->fill_groups, blocks = be->fire_blocks;
     uint64_t compact = ceil_div(blocks, fg) * (6 + 32 + NPU_FIRE_BLOCK / NPU_WG + 2);
     uint64_t clear = ceil_div(ceil_div(n, 32), fg * NPU_WG);
+    /* r rows of one lane group (or thread), of at most max_deg and in all
+     * at most syn synapses: loop iterations of `per` synapses each */
+#define ROWS_ITERS(r, per) (2 * (r) + ceil_div((r) * max_deg < syn ? (r) * max_deg : syn, (per)))
     uint64_t lanes_per_group = NPU_WG / NPU_PROP_LANES;
-    uint64_t sparse = ceil_div(n, fg * lanes_per_group) * (1 + ceil_div(max_deg, NPU_PROP_LANES));
-    uint64_t dense = ceil_div(n, fg * NPU_WG) * (1 + max_deg);
+    uint64_t rows = ceil_div(n, fg * lanes_per_group);
+    uint64_t sparse = ROWS_ITERS(rows, NPU_PROP_LANES);
+    rows = ceil_div(n, fg * NPU_WG);
+    uint64_t dense = ROWS_ITERS(rows, 1);
     be->fill_iters = compact + clear + (sparse > dense ? sparse : dense);
     /* dyn.comp's passes, NPU_DYN_UNROLL at a time in seven loops of as many
      * (counted as loops, in case the driver does not unroll them), one of
@@ -631,21 +686,83 @@ static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
     }
     if (bins > dyn)
         dyn = bins;
+    /* spread.comp: per batch, the serial prefix over the bands, the
+     * write-out and the search for the next row, for rows of up to max_deg
+     * synapses; split.comp: per band, the band full at worst, the same per
+     * batch over the band's bins */
+    if (be->band_shift) {
+        uint64_t rwg = be->pipes.route_wg, rg = be->route_groups;
+        uint64_t per = UINT64_C(1) << (be->band_shift - be->bin_shift);
+        uint64_t lanes = rwg / NPU_PROP_LANES, slice = NPU_ROUTE_UNROLL * NPU_PROP_LANES;
+        rows = ceil_div(n, rg * lanes);
+        uint64_t spread = ROWS_ITERS(rows, slice) * (ceil_div(be->bands, 8) + NPU_ROUTE_UNROLL + 3);
+        uint64_t split = be->bands * (1 + ceil_div(ceil_div(be->band_cap, rwg * NPU_ROUTE_UNROLL),
+                                                   rg) * (ceil_div(per, 8) + NPU_ROUTE_UNROLL + 2));
+        uint64_t route = spread > split ? spread : split;
+        if (route > dyn)
+            dyn = route;
+    }
+#undef ROWS_ITERS
     if (be->fill_iters > LLVMPIPE_LOOP_LIMIT || dyn > LLVMPIPE_LOOP_LIMIT)
         return npu_err_set(err, NPU_E_RESOURCE,
                            "vulkan: %s stops any shader loop after 65535 iterations, and with "
-                           "%u neurons (rows of up to %llu synapses) on grids of %u and %u "
+                           "%u neurons (rows of up to %llu synapses) on grids of %u, %u and %u "
                            "workgroups one invocation could need %llu: too big for this device "
                            "(use a GPU or --backend=cpu)", be->ctx.props.deviceName,
                            net->n_neurons, (unsigned long long)max_deg, be->fill_groups,
-                           be->dyn_groups, (unsigned long long)(be->fill_iters > dyn ? be->fill_iters : dyn));
+                           be->dyn_groups, be->route_groups, (unsigned long long)(be->fill_iters > dyn ? be->fill_iters : dyn));
     return NPU_OK;
 }
 
 /* How the synaptic input is summed on the device: binned (where allowed
  * and chosen), in tagged 32-bit units, or in the int64 FCL alone. */
+/* Two-level binning on top of the bins, where chosen: bands of 2^s
+ * targets, s the smallest that leaves a level no more destinations than
+ * route() takes (a thread each, NPU_ROUTE_MAX_DEST at most) from the
+ * knob's shift or, by default, from the one that makes bands and bins per
+ * band about the same number. */
+static int choose_bands(struct vk_backend *be, const struct npu_net *net, bool bands_ok,
+                        struct npu_err *err)
+{
+    be->band_shift = 0;
+    be->band_cap = 0;
+    be->bands = 0;
+    if (!be->bin_shift || !net->n_neurons || be->bands_force < 0 ||
+        (be->bands_force == 0 && (!bands_ok || be->bins < BANDS_MIN_BINS)))
+        return NPU_OK;
+    uint32_t dmax = be->pipes.route_wg < NPU_ROUTE_MAX_DEST ? be->pipes.route_wg
+                                                            : NPU_ROUTE_MAX_DEST;
+    uint32_t s = be->band_shift_knob;
+    if (!s) {
+        uint32_t lg = 0;
+        while ((UINT64_C(1) << lg) < be->bins)
+            lg++;
+        s = be->bin_shift + (lg + 1) / 2;
+    }
+    if (s <= be->bin_shift)
+        s = be->bin_shift + 1;
+    while (s < 31 && ((uint64_t)net->n_neurons + (UINT64_C(1) << s) - 1) >> s > dmax)
+        s++;
+    if ((UINT64_C(1) << (s - be->bin_shift)) > dmax) {
+        if (be->bands_force == 0)
+            return NPU_OK;
+        return npu_err_set(err, NPU_E_RESOURCE,
+                           "NPUSIM_VK_BANDS=on: %u neurons in bins of %u targets need bands "
+                           "of 2^%u targets, whose %llu bins each are more than the %u a band "
+                           "can split into (use larger bins or NPUSIM_VK_BANDS=off)",
+                           net->n_neurons, 1u << be->bin_shift, s,
+                           (unsigned long long)(UINT64_C(1) << (s - be->bin_shift)), dmax);
+    }
+    be->band_shift = s;
+    be->band_cap = be->band_cap_knob ? be->band_cap_knob
+                 : (uint32_t)((uint64_t)BIN_EVENTS_PER_TARGET << s < UINT32_MAX
+                                  ? (uint64_t)BIN_EVENTS_PER_TARGET << s : UINT32_MAX);
+    be->bands = (uint32_t)(((uint64_t)net->n_neurons + (UINT64_C(1) << s) - 1) >> s);
+    return NPU_OK;
+}
+
 static int choose_sums(struct vk_backend *be, const struct npu_net *net, bool bins_ok,
-                       struct npu_err *err)
+                       bool bands_ok, struct npu_err *err)
 {
     int rc;
     be->bin_shift = 0;
@@ -659,6 +776,9 @@ static int choose_sums(struct vk_backend *be, const struct npu_net *net, bool bi
         be->bins = (uint32_t)(((uint64_t)net->n_neurons + (1u << be->bin_shift) - 1) >>
                               be->bin_shift);
     }
+    rc = choose_bands(be, net, bands_ok, err);
+    if (rc)
+        return rc;
     /* Tagged 32-bit sums for the undivided synaptic input where the network
      * allows them: one atomic per synaptic event instead of an add and a
      * candidate mark, into half the bytes (npu_fx_units_tag_shift).  The
@@ -738,18 +858,21 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
             };
     }
 
-    /* The bins are a speed-up: where the binned layout does not fit the
-     * device (or max_device_bytes) but the plain one does, the automatic
-     * choice drops them. */
-    for (bool bins_ok = true;; bins_ok = false) {
-        rc = choose_sums(be, net, bins_ok, err);
+    /* The bins and bands are speed-ups: where the layout with them does
+     * not fit the device (or max_device_bytes) but one with fewer levels
+     * does, the automatic choice drops them, the bands first. */
+    bool bins_ok = true, bands_ok = true;
+    for (;;) {
+        rc = choose_sums(be, net, bins_ok, bands_ok, err);
         if (!rc)
             rc = plan(be, net, size, err);
-        if (rc == NPU_E_RESOURCE && be->bin_shift && be->bins_force == 0) {
-            memset(err, 0, sizeof(*err));
-            continue;
-        }
-        break;
+        if (rc == NPU_E_RESOURCE && be->band_shift && be->bands_force == 0)
+            bands_ok = false;
+        else if (rc == NPU_E_RESOURCE && be->bin_shift && be->bins_force == 0)
+            bins_ok = false;
+        else
+            break;
+        memset(err, 0, sizeof(*err));
     }
     if (rc)
         goto error;
@@ -826,6 +949,8 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
         rc = npu_vk_buf_fill(ctx, &be->buf[b], 0, err);
     for (int b = NPU_B_UNITS; !rc && b <= NPU_B_BIN_COUNT; b++)
         rc = npu_vk_buf_fill(ctx, &be->buf[b], 0, err);
+    if (!rc)
+        rc = npu_vk_buf_fill(ctx, &be->buf[NPU_B_BAND_COUNT], 0, err);
     if (rc)
         goto error;
 
@@ -841,6 +966,10 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
                              FILL_NEURONS_PER_GROUP);
     be->fill_groups = fg < be->fill_groups_max ? (fg ? fg : 1) : be->fill_groups_max;
     be->bin_groups = be->bins < be->bin_groups_max ? be->bins : be->bin_groups_max;
+    /* DEFAULT_ROUTE_GROUPS, or one per ROUTE_NEURONS_PER_GROUP if fewer */
+    uint32_t rg = (uint32_t)(((uint64_t)net->n_neurons + ROUTE_NEURONS_PER_GROUP - 1) /
+                             ROUTE_NEURONS_PER_GROUP);
+    be->route_groups = rg < be->route_groups_max ? (rg ? rg : 1) : be->route_groups_max;
     be->next_burst = 1;
     be->loop_limited = be->ctx.props.vendorID == VK_VENDOR_ID_MESA &&
                        strstr(be->ctx.props.deviceName, "llvmpipe") != NULL;
@@ -904,6 +1033,8 @@ static struct npu_gpu_push push_for(const struct vk_backend *be, uint32_t first_
         .area_cache = be->area_cache,
         .bin_shift = be->bin_shift,
         .bin_cap = be->bin_cap,
+        .band_shift = be->band_shift,
+        .band_cap = be->band_cap,
     };
 }
 
@@ -997,6 +1128,14 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
         pc.compact_j = j - 1;
         fill(be, sl, &pc, (j > 0 ? NPU_FILL_COMPACT : 0) |
                               (st->total ? NPU_FILL_STIMULI : 0) | NPU_FILL_PROPAGATE);
+        if (be->band_shift) {
+            /* next to the fill: it does the dense case, this the sparse one */
+            dispatch(be, cb, NPU_K_SPREAD, &pc, be->route_groups);
+            stamp(be, sl, L_SPREAD);
+            barrier(&be->ctx, cb);
+            dispatch(be, cb, NPU_K_SPLIT, &pc, be->route_groups);
+            stamp(be, sl, L_SPLIT);
+        }
         barrier(&be->ctx, cb);
         if (be->bin_shift) {
             dispatch(be, cb, NPU_K_BINS, &pc, be->bin_groups);

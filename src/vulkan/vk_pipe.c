@@ -7,7 +7,8 @@
 
 #include "npu_layout.h"
 
-int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, struct npu_err *err)
+int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, uint32_t route_wg,
+                        struct npu_err *err)
 {
     int rc = NPU_OK;
     VkShaderModule module = VK_NULL_HANDLE;
@@ -70,6 +71,21 @@ int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, struct n
     const VkSpecializationInfo bin_spec = {
         .mapEntryCount = 2, .pMapEntries = bin_map, .dataSize = sizeof(bin_sc), .pData = bin_sc,
     };
+    /* spread.comp and split.comp: NPU_ROUTE_UNROLL staged events per
+     * thread, and a thread for each destination of a level */
+    uint32_t rwg = wg < NPU_ROUTE_WG ? wg : NPU_ROUTE_WG;
+    if (route_wg && route_wg < rwg)
+        rwg = route_wg;
+    while (rwg > NPU_PROP_LANES &&
+           (uint64_t)rwg * NPU_ROUTE_UNROLL * 8 + 3 * 4 * NPU_ROUTE_MAX_DEST + 4 >
+               lim->maxComputeSharedMemorySize)
+        rwg /= 2;
+    p->route_wg = rwg;
+    const VkSpecializationMapEntry route_map = { .constantID = NPU_ROUTE_SC_WG, .offset = 0,
+                                                 .size = 4 };
+    const VkSpecializationInfo route_spec = {
+        .mapEntryCount = 1, .pMapEntries = &route_map, .dataSize = 4, .pData = &p->route_wg,
+    };
     for (int k = 0; k < NPU_K_COUNT; k++) {
         const VkShaderModuleCreateInfo minfo = {
             .sType = VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO,
@@ -85,7 +101,9 @@ int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, struct n
                 .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                 .module = module,
                 .pName = "main",
-                .pSpecializationInfo = k == NPU_K_BINS ? &bin_spec : NULL,
+                .pSpecializationInfo = k == NPU_K_BINS ? &bin_spec
+                                     : k == NPU_K_SPREAD || k == NPU_K_SPLIT ? &route_spec
+                                     : NULL,
             },
             .layout = p->layout,
         };

@@ -10,6 +10,8 @@ enum npu_vk_kernel {
     NPU_K_FILL,       /* compaction of b-1, stimuli and propagation of b */
     NPU_K_DYN,        /* dynamics of b, then the setup of b+1 */
     NPU_K_BINS,       /* binned propagation: each bin's events summed into FCL */
+    NPU_K_SPREAD,     /* two-level binning: the sparse propagation into bands */
+    NPU_K_SPLIT,      /* two-level binning: each band into its bins */
     NPU_K_TEST_ARITH,
     NPU_K_COUNT
 };
@@ -30,12 +32,16 @@ struct npu_vk_pipes {
     bool stats;                 /* created with VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR */
     uint32_t bin_max_shift;     /* bins.comp holds bins of up to 2^bin_max_shift targets */
     uint32_t bin_wg;            /* bins.comp's workgroup size */
+    uint32_t route_wg;          /* spread.comp's and split.comp's workgroup size */
 };
 
 /* Builds every pipeline, with the DenormPreserve variants when
  * ctx->denorm_preserve, or the flush-emulating ones when ctx->emulate_ftz.
+ * route_wg: spread.comp's and split.comp's workgroup, at most what the
+ * device allows; 0 the default.
  * On failure the caller still calls destroy. */
-int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, struct npu_err *err);
+int npu_vk_pipes_create(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p, uint32_t route_wg,
+                        struct npu_err *err);
 void npu_vk_pipes_destroy(struct npu_vk_ctx *ctx, struct npu_vk_pipes *p);
 
 /* The driver's statistics of every pipeline (VK_KHR_pipeline_executable_

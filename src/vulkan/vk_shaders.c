@@ -38,6 +38,30 @@ static const uint32_t spv_bins_2[] =
 #include "bins.2.spv.h"
 ;
 
+static const uint32_t spv_spread_0[] =
+#include "spread.0.spv.h"
+;
+
+static const uint32_t spv_spread_1[] =
+#include "spread.1.spv.h"
+;
+
+static const uint32_t spv_spread_2[] =
+#include "spread.2.spv.h"
+;
+
+static const uint32_t spv_split_0[] =
+#include "split.0.spv.h"
+;
+
+static const uint32_t spv_split_1[] =
+#include "split.1.spv.h"
+;
+
+static const uint32_t spv_split_2[] =
+#include "split.2.spv.h"
+;
+
 static const uint32_t spv_test_arith_0[] =
 #include "test_arith.0.spv.h"
 ;
@@ -57,5 +81,7 @@ const struct npu_vk_spirv npu_vk_spirv[NPU_K_COUNT] = {
     [NPU_K_FILL] = K(fill),
     [NPU_K_DYN] = K(dyn),
     [NPU_K_BINS] = K(bins),
+    [NPU_K_SPREAD] = K(spread),
+    [NPU_K_SPLIT] = K(split),
     [NPU_K_TEST_ARITH] = K(test_arith),
 };
