@@ -26,13 +26,77 @@ static struct npu_net *line_net(uint32_t n)
     return net;
 }
 
-static int open_with(struct npu_backend_cfg cfg, const struct npu_net *net, struct npu_err *err)
+/* Opens and closes; *device_local (when not NULL) gets the device-local
+ * bytes the backend allocated. */
+static int open_mem(struct npu_backend_cfg cfg, const struct npu_net *net, struct npu_err *err,
+                    uint64_t *device_local)
 {
     struct npu_backend *be = NULL;
     struct npu_run_params params = { 0 };
     int rc = npu_backend_open(&npu_backend_vulkan, &cfg, net, &params, &be, err);
+    if (!rc && device_local) {
+        uint64_t host = 0;
+        be->ops->memory(be, device_local, &host);
+    }
     npu_backend_destroy(be);
     return rc;
+}
+
+static int open_with(struct npu_backend_cfg cfg, const struct npu_net *net, struct npu_err *err)
+{
+    return open_mem(cfg, net, err, NULL);
+}
+
+static bool check(bool ok, const char *knob, const char *what, int rc, struct npu_err *err)
+{
+    if (ok)
+        printf("ok: %s: %s\n", knob, err->msg[0] ? err->msg : "opened");
+    else
+        fprintf(stderr, "FAIL: %s: %s (rc %d: %s)\n", knob, what, rc, err->msg);
+    memset(err, 0, sizeof(*err));
+    return ok;
+}
+
+/* A network that fits the device only without the layout `knob` turns on
+ * (the bins, the bands): the automatic choice drops it, a forced one is
+ * refused.  The smallest limit that the layout without it fits is what
+ * its refusal says it needs; `pin`, when not NULL, is set to "on" while
+ * that layout is measured, so that the level below is in it.  Returns the
+ * failed checks; leaves knob and pin unset. */
+static int check_dropped(struct npu_backend_cfg cfg, const struct npu_net *net, const char *knob,
+                         const char *pin)
+{
+    struct npu_err err = { 0 };
+    unsigned long long need = 0;
+    int fails = 0;
+    if (pin)
+        setenv(pin, "on", 1);
+    setenv(knob, "off", 1);
+    cfg.max_device_bytes = 4096;
+    int rc = open_with(cfg, net, &err);
+    fails += !check(rc == NPU_E_RESOURCE &&
+                        sscanf(err.msg, "vulkan: %llu bytes needed", &need) == 1,
+                    knob, "the refusal says how many bytes are needed", rc, &err);
+    cfg.max_device_bytes = need;
+    uint64_t off = 0, chosen = 0;
+    rc = open_mem(cfg, net, &err, &off);
+    fails += !check(rc == 0, knob, "off opens at exactly what it needs", rc, &err);
+    /* the same layout as off, not one with fewer levels still */
+    if (pin)
+        unsetenv(pin);
+    setenv(knob, "auto", 1);
+    rc = open_mem(cfg, net, &err, &chosen);
+    fails += !check(rc == 0 && chosen == off, knob, "the automatic choice drops what does not fit",
+                    rc, &err);
+    setenv(knob, "on", 1);
+    rc = open_with(cfg, net, &err);
+    fails += !check(rc == NPU_E_RESOURCE && strstr(err.msg, "the limit is"), knob,
+                    "forced on, what does not fit is refused", rc, &err);
+    cfg.max_device_bytes = 0;
+    rc = open_with(cfg, net, &err);
+    fails += !check(rc == 0, knob, "forced on opens without the limit", rc, &err);
+    unsetenv(knob);
+    return fails;
 }
 
 int main(void)
@@ -77,56 +141,15 @@ int main(void)
     rc = open_with(cfg, big, &err);
     EXPECT(rc == 0, "the automatic batch fits");
 
-    /* A network that fits only without the bins: the automatic choice
-     * drops them, a forced one is refused.  The smallest limit that the
-     * plain layout fits is what its refusal says it needs. */
-    setenv("NPUSIM_VK_BINS", "off", 1);
-    cfg.max_device_bytes = 4096;
-    rc = open_with(cfg, small, &err);
-    unsigned long long need = 0;
-    EXPECT(rc == NPU_E_RESOURCE && sscanf(err.msg, "vulkan: %llu bytes needed", &need) == 1,
-           "the refusal says how many bytes are needed");
-    cfg.max_device_bytes = need;
-    rc = open_with(cfg, small, &err);
-    EXPECT(rc == 0, "the plain layout opens at exactly what it needs");
-    setenv("NPUSIM_VK_BINS", "auto", 1);
+    /* A network that fits only without the bins drops them; one that fits
+     * with 2048 bins of 32 targets but not with their bands drops those,
+     * and only those (the same bytes as NPUSIM_VK_BANDS=off). */
     setenv("NPUSIM_VK_BINS_FROM", "1", 1);
-    rc = open_with(cfg, small, &err);
-    EXPECT(rc == 0, "the automatic choice drops bins that do not fit");
-    setenv("NPUSIM_VK_BINS", "on", 1);
-    rc = open_with(cfg, small, &err);
-    EXPECT(rc == NPU_E_RESOURCE && strstr(err.msg, "the limit is"),
-           "forced bins that do not fit are refused");
-    cfg.max_device_bytes = 0;
-    rc = open_with(cfg, small, &err);
-    EXPECT(rc == 0, "forced bins open without the limit");
-    unsetenv("NPUSIM_VK_BINS_FROM");
-
-    /* The same a level up: 2048 bins of 32 targets that fit without the
-     * bands drop them in the automatic choice; forced bands are refused. */
+    fails += check_dropped(cfg, small, "NPUSIM_VK_BINS", NULL);
     setenv("NPUSIM_VK_BIN_SHIFT", "5", 1);
-    setenv("NPUSIM_VK_BANDS", "off", 1);
-    cfg.max_device_bytes = 4096;
-    rc = open_with(cfg, big, &err);
-    need = 0;
-    EXPECT(rc == NPU_E_RESOURCE && sscanf(err.msg, "vulkan: %llu bytes needed", &need) == 1,
-           "the refusal without the bands says how many bytes are needed");
-    cfg.max_device_bytes = need;
-    rc = open_with(cfg, big, &err);
-    EXPECT(rc == 0, "the one-level layout opens at exactly what it needs");
-    setenv("NPUSIM_VK_BANDS", "auto", 1);
-    rc = open_with(cfg, big, &err);
-    EXPECT(rc == 0, "the automatic choice drops bands that do not fit");
-    setenv("NPUSIM_VK_BANDS", "on", 1);
-    rc = open_with(cfg, big, &err);
-    EXPECT(rc == NPU_E_RESOURCE && strstr(err.msg, "the limit is"),
-           "forced bands that do not fit are refused");
-    cfg.max_device_bytes = 0;
-    rc = open_with(cfg, big, &err);
-    EXPECT(rc == 0, "forced bands open without the limit");
-    unsetenv("NPUSIM_VK_BANDS");
+    fails += check_dropped(cfg, big, "NPUSIM_VK_BANDS", "NPUSIM_VK_BINS");
     unsetenv("NPUSIM_VK_BIN_SHIFT");
-    unsetenv("NPUSIM_VK_BINS");
+    unsetenv("NPUSIM_VK_BINS_FROM");
 
     cfg.device_index = 1000;
     rc = open_with(cfg, small, &err);

@@ -70,7 +70,7 @@
  * or more: with one level, a warp's events went to as many bins as it has
  * lanes, a write transaction each.  NPUSIM_VK_BANDS=on|off forces it,
  * NPUSIM_VK_BAND_SHIFT (bands of at least 2^shift targets: raised where
- * the network would have more than a level's NPU_ROUTE_MAX_DEST bands) and
+ * the network would have more bands than a level has destinations) and
  * NPUSIM_VK_BAND_CAP are testing knobs; the default bands are about the
  * square root of the bins, of 4 events per target each. */
 #define BANDS_MIN_BINS 256u
@@ -710,12 +710,11 @@ static int check_loop_limit(struct vk_backend *be, const struct npu_net *net,
                            "workgroups one invocation could need %llu: too big for this device "
                            "(use a GPU or --backend=cpu)", be->ctx.props.deviceName,
                            net->n_neurons, (unsigned long long)max_deg, be->fill_groups,
-                           be->dyn_groups, be->route_groups, (unsigned long long)(be->fill_iters > dyn ? be->fill_iters : dyn));
+                           be->dyn_groups, be->route_groups,
+                           (unsigned long long)(be->fill_iters > dyn ? be->fill_iters : dyn));
     return NPU_OK;
 }
 
-/* How the synaptic input is summed on the device: binned (where allowed
- * and chosen), in tagged 32-bit units, or in the int64 FCL alone. */
 /* Two-level binning on top of the bins, where chosen: bands of 2^s
  * targets, s the smallest that leaves a level no more destinations than
  * route() takes (a thread each, NPU_ROUTE_MAX_DEST at most) from the
@@ -754,13 +753,16 @@ static int choose_bands(struct vk_backend *be, const struct npu_net *net, bool b
                            (unsigned long long)(UINT64_C(1) << (s - be->bin_shift)), dmax);
     }
     be->band_shift = s;
+    uint64_t cap = (uint64_t)BIN_EVENTS_PER_TARGET << s;
     be->band_cap = be->band_cap_knob ? be->band_cap_knob
-                 : (uint32_t)((uint64_t)BIN_EVENTS_PER_TARGET << s < UINT32_MAX
-                                  ? (uint64_t)BIN_EVENTS_PER_TARGET << s : UINT32_MAX);
+                                     : (uint32_t)(cap < UINT32_MAX ? cap : UINT32_MAX);
     be->bands = (uint32_t)(((uint64_t)net->n_neurons + (UINT64_C(1) << s) - 1) >> s);
     return NPU_OK;
 }
 
+/* How the synaptic input is summed on the device: binned (where allowed
+ * and chosen, in one or two levels), in tagged 32-bit units, or in the
+ * int64 FCL alone. */
 static int choose_sums(struct vk_backend *be, const struct npu_net *net, bool bins_ok,
                        bool bands_ok, struct npu_err *err)
 {
@@ -860,7 +862,8 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
 
     /* The bins and bands are speed-ups: where the layout with them does
      * not fit the device (or max_device_bytes) but one with fewer levels
-     * does, the automatic choice drops them, the bands first. */
+     * does, the automatic choice drops them, the bands first.  Forced
+     * bands keep the bins they need. */
     bool bins_ok = true, bands_ok = true;
     for (;;) {
         rc = choose_sums(be, net, bins_ok, bands_ok, err);
@@ -868,7 +871,8 @@ static int vk_upload(struct npu_backend *be_, const struct npu_net *net,
             rc = plan(be, net, size, err);
         if (rc == NPU_E_RESOURCE && be->band_shift && be->bands_force == 0)
             bands_ok = false;
-        else if (rc == NPU_E_RESOURCE && be->bin_shift && be->bins_force == 0)
+        else if (rc == NPU_E_RESOURCE && be->bin_shift && be->bins_force == 0 &&
+                 be->bands_force <= 0)
             bins_ok = false;
         else
             break;
