@@ -241,6 +241,7 @@ static_assert(sizeof(struct npu_gpu_area) == 32, "area layout");
 static_assert(sizeof(struct npu_gpu_push) == 112, "push constant layout");
 static_assert(sizeof(struct npu_gpu_push) <= 128, "push constants fit the 128-byte minimum");
 static_assert(NPU_WG % NPU_PROP_LANES == 0, "propagation lanes");
+static_assert(NPU_ROUTE_WG % NPU_PROP_LANES == 0, "routing lane groups");
 static_assert(NPU_DYN_RANGES * NPU_RANGE_WORDS <= NPU_WG, "one word per thread to load the ranges");
 #endif
 

@@ -61,7 +61,7 @@ def main():
     for knob, bad in (("NPUSIM_VK_UNITS", "sometimes"), ("NPUSIM_VK_BINS", "maybe"),
                       ("NPUSIM_VK_FILL_GROUPS", "many"), ("NPUSIM_VK_DYN_RANGES", "5"),
                       ("NPUSIM_VK_BIN_SHIFT", "4"), ("NPUSIM_VK_BANDS", "yes"),
-                      ("NPUSIM_VK_BAND_SHIFT", "5"), ("NPUSIM_VK_ROUTE_WG", "2048"),
+                      ("NPUSIM_VK_BAND_SHIFT", "5"), ("NPUSIM_VK_ROUTE_WG", "2048"), ("NPUSIM_VK_ROUTE_WG", "96"),
                       ("NPUSIM_VK_ROUTE_GROUPS", "-1")):
         p = run(base + ["--backend=vulkan"], env={knob: bad})
         assert p.returncode == 2 and knob in p.stderr, (knob, p.returncode, p.stderr)

@@ -338,9 +338,13 @@ static int vk_create(const struct npu_backend_cfg *cfg, struct npu_backend **out
              ctx->emulate_ftz ? "exact subnormals, flushing emulated"
              : ctx->denorm_preserve ? "exact subnormals, preserved by the device"
                                     : "exact subnormals, in software");
-    /* NPUSIM_VK_ROUTE_WG: spread.comp's and split.comp's workgroup (tuning) */
+    /* NPUSIM_VK_ROUTE_WG: spread.comp's and split.comp's workgroup (tuning);
+     * a power of two, so that it is whole groups of NPU_PROP_LANES */
     uint32_t route_wg;
     rc = knob_u32("NPUSIM_VK_ROUTE_WG", NPU_PROP_LANES, NPU_ROUTE_WG, 0, &route_wg, err);
+    if (!rc && (route_wg & (route_wg - 1)))
+        rc = npu_err_set(err, NPU_E_USAGE, "NPUSIM_VK_ROUTE_WG=%u: expected a power of two",
+                         route_wg);
     if (!rc)
         rc = npu_vk_pipes_create(ctx, &be->pipes, route_wg, err);
     if (rc)
