@@ -517,6 +517,21 @@ static const char *const buffer_names[N_DEVICE_BUFFERS] = {
     "block", "ctl", "units", "bin_count", "bin_events", "band_count", "band_events",
 };
 
+/* A level of binning's two buffers: a counter on a line of its own per
+ * stream (bin or band), and cap events of 8 bytes each; one word each
+ * when there are no streams.  The kernels index the events in 32 bits. */
+static int stream_sizes(uint32_t streams, uint32_t cap, const char *what, const char *knob,
+                        uint64_t *count_bytes, uint64_t *ev_bytes, struct npu_err *err)
+{
+    *count_bytes = streams ? (uint64_t)streams * NPU_BIN_COUNT_STRIDE * 4 : 4;
+    *ev_bytes = streams ? (uint64_t)streams * cap * 8 : 8;
+    if ((uint64_t)streams * cap > UINT32_MAX)
+        return npu_err_set(err, NPU_E_RESOURCE, "vulkan: %u %s of %u events each are more "
+                           "than 2^32 events (use a smaller NPUSIM_VK_%s_CAP)",
+                           streams, what, cap, knob);
+    return NPU_OK;
+}
+
 /* Sizes every buffer, picks the batch, and refuses what cannot fit before
  * anything is allocated. */
 static int plan(struct vk_backend *be, const struct npu_net *net,
@@ -546,18 +561,13 @@ static int plan(struct vk_backend *be, const struct npu_net *net,
     size[NPU_B_BLOCK] = 2 * ((n + NPU_FIRE_BLOCK - 1) / NPU_FIRE_BLOCK) * 4;
     size[NPU_B_CTL] = sizeof(struct npu_gpu_ctl);
     size[NPU_B_UNITS] = be->units_k ? n * 4 : 4;
-    size[NPU_B_BIN_COUNT] = be->bin_shift ? (uint64_t)be->bins * NPU_BIN_COUNT_STRIDE * 4 : 4;
-    size[NPU_B_BIN_EV] = be->bin_shift ? (uint64_t)be->bins * be->bin_cap * 8 : 8;
-    if (be->bin_shift && (uint64_t)be->bins * be->bin_cap > UINT32_MAX)
-        return npu_err_set(err, NPU_E_RESOURCE, "vulkan: %u bins of %u events each are more "
-                           "than 2^32 events (use a smaller NPUSIM_VK_BIN_CAP)",
-                           be->bins, be->bin_cap);
-    size[NPU_B_BAND_COUNT] = be->band_shift ? (uint64_t)be->bands * NPU_BIN_COUNT_STRIDE * 4 : 4;
-    size[NPU_B_BAND_EV] = be->band_shift ? (uint64_t)be->bands * be->band_cap * 8 : 8;
-    if (be->band_shift && (uint64_t)be->bands * be->band_cap > UINT32_MAX)
-        return npu_err_set(err, NPU_E_RESOURCE, "vulkan: %u bands of %u events each are more "
-                           "than 2^32 events (use a smaller NPUSIM_VK_BAND_CAP)",
-                           be->bands, be->band_cap);
+    int rc = stream_sizes(be->bin_shift ? be->bins : 0, be->bin_cap, "bins", "BIN",
+                          &size[NPU_B_BIN_COUNT], &size[NPU_B_BIN_EV], err);
+    if (!rc)
+        rc = stream_sizes(be->band_shift ? be->bands : 0, be->band_cap, "bands", "BAND",
+                          &size[NPU_B_BAND_COUNT], &size[NPU_B_BAND_EV], err);
+    if (rc)
+        return rc;
 
     uint64_t range = lim->maxStorageBufferRange;
     uint64_t max_alloc = be->ctx.max_alloc ? be->ctx.max_alloc : UINT64_MAX;
@@ -1063,6 +1073,14 @@ static void stamp(struct vk_backend *be, struct vk_slot *sl, unsigned label)
                                  sl->n_queries++);
 }
 
+/* A dispatch of kernel k, then, when profiling, its timestamp. */
+static void run_kernel(struct vk_backend *be, struct vk_slot *sl, enum npu_vk_kernel k,
+                       const struct npu_gpu_push *pc, uint32_t groups, unsigned label)
+{
+    dispatch(be, sl->cb, k, pc, groups);
+    stamp(be, sl, label);
+}
+
 /* fill.comp with the given parts; profiling runs each part as a dispatch
  * of its own, with its own timestamp. */
 static void fill(struct vk_backend *be, struct vk_slot *sl, struct npu_gpu_push *pc,
@@ -1138,20 +1156,16 @@ static void record_batch(struct vk_backend *be, struct vk_slot *sl,
                               (st->total ? NPU_FILL_STIMULI : 0) | NPU_FILL_PROPAGATE);
         if (be->band_shift) {
             /* next to the fill: it does the dense case, this the sparse one */
-            dispatch(be, cb, NPU_K_SPREAD, &pc, be->route_groups);
-            stamp(be, sl, L_SPREAD);
+            run_kernel(be, sl, NPU_K_SPREAD, &pc, be->route_groups, L_SPREAD);
             barrier(&be->ctx, cb);
-            dispatch(be, cb, NPU_K_SPLIT, &pc, be->route_groups);
-            stamp(be, sl, L_SPLIT);
+            run_kernel(be, sl, NPU_K_SPLIT, &pc, be->route_groups, L_SPLIT);
         }
         barrier(&be->ctx, cb);
         if (be->bin_shift) {
-            dispatch(be, cb, NPU_K_BINS, &pc, be->bin_groups);
-            stamp(be, sl, L_BINS);
+            run_kernel(be, sl, NPU_K_BINS, &pc, be->bin_groups, L_BINS);
             barrier(&be->ctx, cb);
         }
-        dispatch(be, cb, NPU_K_DYN, &pc, be->dyn_groups);
-        stamp(be, sl, L_DYN);
+        run_kernel(be, sl, NPU_K_DYN, &pc, be->dyn_groups, L_DYN);
         barrier(&be->ctx, cb);
     }
     struct npu_gpu_push last = push_for(be, in->first_burst, in->count - 1, batch);
