@@ -394,6 +394,14 @@ uint64_t fx_contribution(uint weight, uint psp_used, bool inhibitory, bool unifo
     return inhibitory ? uint64_t(0) - mag : mag;
 }
 
+// The magnitude of a synapse's contribution from its weight | psp << 8 word
+// wp (the synapse's, or its area's one), the psp being psp_m (from the
+// source's mp at firing) where the area has mp_psp; k: the row's synapses.
+uint64_t wp_magnitude(uint wp, bool mp_psp, uint psp_m, bool uniform_psp, uint k)
+{
+    return fx_contribution(wp & 0xffu, mp_psp ? psp_m : (wp >> 8), false, uniform_psp, k);
+}
+
 // Adds v to target t's FCL entry and makes t a candidate of this burst.
 // A separate mark is needed because a candidate's sum may be exactly 0.
 // Stamp mode: a plain store of the burst number (every writer of this burst

@@ -7,7 +7,7 @@ void propagate_one(uint t, uint wp, bool mp_psp, uint psp_m, bool tagged, bool u
     if (tagged)
         units_add(t & 0x7fffffffu, (wp & 0xffu) * psp, inh);
     else
-        syn_add(t & 0x7fffffffu, fx_contribution(wp & 0xffu, psp, false, uniform_psp, k), inh);
+        syn_add(t & 0x7fffffffu, wp_magnitude(wp, mp_psp, psp_m, uniform_psp, k), inh);
 }
 
 // One synapse of a row whose synapses all have the same weight and psp:
@@ -40,7 +40,7 @@ void propagate_row(uint a, uint e, uint info, uint lane, uint step)
         // weight words are not loaded, and its contribution is computed once.
         uint wc = info >> 16, psp = mp_psp ? psp_m : (wc >> 8);
         uint mag = (wc & 0xffu) * psp;
-        uint64_t q = fx_contribution(wc & 0xffu, psp, false, uniform_psp, e - a);
+        uint64_t q = wp_magnitude(wc, mp_psp, psp_m, uniform_psp, e - a);
         for (uint x0 = a + lane; x0 < e; x0 += 4u * step) {
             uint x1 = x0 + step, x2 = x1 + step, x3 = x2 + step;
             uint t0 = syn_tgt[x0];

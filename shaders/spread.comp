@@ -72,14 +72,11 @@ void main()
             bool const_wp = (flags & NPU_AF_CONST_WP) != 0u;
             uint wc = info >> 16, psp_m = info & 0xffu;
             // binned sums carry the contribution, so the tagged units are off
-            uint q = uint(fx_contribution(wc & 0xffu, mp_psp ? psp_m : (wc >> 8), false,
-                                          uniform_psp, e - a));
+            uint q = uint(wp_magnitude(wc, mp_psp, psp_m, uniform_psp, e - a));
             [[unroll]] for (uint u = 0u; u < NPU_ROUTE_UNROLL; u++) {
                 if (x + lane + u * NPU_PROP_LANES >= e)
                     break;
-                uint m = const_wp ? q
-                       : uint(fx_contribution(w[u] & 0xffu, mp_psp ? psp_m : (w[u] >> 8),
-                                              false, uniform_psp, e - a));
+                uint m = const_wp ? q : uint(wp_magnitude(w[u], mp_psp, psp_m, uniform_psp, e - a));
                 ev[u] = uvec2(t[u], m);
                 k = u + 1u;
             }
