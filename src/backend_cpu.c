@@ -22,6 +22,12 @@
  *   bits, signed, are the sum.  Propagation then sets no candidate bit;
  *   step 6 ORs each word's non-zero lanes into the bitmap (the next
  *   burst's reset needs the whole set).
+ * - Where every uniform contribution is excitatory and at least 1 and the
+ *   largest sum fits 16 bits (npu_fx_units_fit_u16, e.g. the benchmarks'
+ *   weight 1, psp 1 networks), the units are uint16 instead: a touched
+ *   word cannot be 0, so no tag is needed, and the random adds touch half
+ *   the bytes again (at 1M neurons a thread's 1 MB instead of 2 MB stays
+ *   in its L2).
  * - Step 6 walks the candidate bitmap in id order, so the fire queue comes
  *   out already ordered by id (step 7 needs no sort), and mp, countdown and
  *   cfc are read in ascending order instead of at random.
@@ -156,13 +162,20 @@ struct cpu_backend {
     uint8_t *sum_live;             /* per bitmap word: 1 when its sums may be non-zero (with
                                     * narrow, the sums hold only stimuli and divided
                                     * contributions, so most words' are all zero) */
+    uint16_t *units16;             /* with u16: the units in 16 bits, zero outside a burst */
     bool narrow;                   /* uniform contributions go to units, not sum */
+    bool u16;                      /* with narrow: the units are units16, for a network whose
+                                    * uniform contributions are all positive and small
+                                    * (npu_fx_units_fit_u16): half the bytes of int32 units
+                                    * for the random adds, and a word that is not zero says
+                                    * "touched", so no candidate bit is set */
     uint32_t units_k;              /* with narrow: 0, or the tag shift of tagged units (each
                                     * event adds 2^k + c, npu_fx_units_tag_shift), which say
                                     * "touched" themselves, so no candidate bit is set */
     uint32_t units_mask, units_sign;   /* a units word's value: ((u & mask) ^ sign) - sign */
     int units_mode;                /* NPUSIM_CPU_UNITS: 0 auto, 1 off (int64 only), 2 int32
-                                    * (never tagged), for the tests */
+                                    * (never tagged), 3 tagged (int32, never 16 bits), for
+                                    * the tests */
     dynamics_word_fn *dynamics_word;   /* dynamics_word_c or a vector version */
     uint32_t *area_wp;             /* per area: the weight | psp << 8 word of all its
                                     * synapses (npu_net_area_wp), or NO_CONST_WP */
@@ -306,6 +319,29 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
     bool uniform = a->psp_uniform || k <= 1;
     uint32_t cw = c->area_wp[net->area_of[s]];
 
+    if (c->u16 && uniform) {
+        /* Every contribution here is excitatory, not mp-driven and fits
+         * (npu_fx_units_fit_u16): no sign, no tag, no candidate bit. */
+        uint16_t *u = c->units16;
+        if (cw != NO_CONST_WP) {
+            const uint16_t mag = (uint16_t)((cw & 0xff) * (cw >> 8));
+            for (; e < end; e++) {
+                if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
+                    __builtin_prefetch(&u[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
+                uint32_t id = tgt[e] & NPU_SYN_TARGET_MASK;
+                u[id] = (uint16_t)(u[id] + mag);
+            }
+            return;
+        }
+        for (; e < end; e++) {
+            if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
+                __builtin_prefetch(&u[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
+            uint32_t w = wp[e];
+            uint32_t id = tgt[e] & NPU_SYN_TARGET_MASK;
+            u[id] = (uint16_t)(u[id] + (w & 0xff) * (w >> 8));
+        }
+        return;
+    }
     if (c->narrow && uniform) {
         /* c = type * weight * psp_used, in units of 65536.  Tagged units
          * (units_k) add 2^k as well and need no candidate bit: step 6
@@ -393,11 +429,15 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
  * loop of bytes the compiler vectorises, then 8 flags at a time into 8
  * bits by one multiply (each 0/1 byte lands in its own bit of the top
  * byte; no two partial products meet). */
-static inline uint64_t nonzero_lanes(const int32_t *u)
+static inline uint64_t nonzero_lanes(const struct cpu_backend *c, uint32_t i0)
 {
     uint8_t nz[WORD_BITS];
-    for (uint32_t k = 0; k < WORD_BITS; k++)
-        nz[k] = u[k] != 0;
+    if (c->u16)
+        for (uint32_t k = 0; k < WORD_BITS; k++)
+            nz[k] = c->units16[i0 + k] != 0;
+    else
+        for (uint32_t k = 0; k < WORD_BITS; k++)
+            nz[k] = c->units[i0 + k] != 0;
     uint64_t m = 0;
     for (uint32_t j = 0; j < WORD_BITS; j += 8) {
         uint64_t x;
@@ -482,14 +522,15 @@ static inline float sel_f(uint32_t c, float a, float b)
  * its mp then. */
 static inline __attribute__((always_inline)) void
 dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0, uint64_t bits,
-                   bool live, bool draws, bool plain, uint32_t b, uint8_t *restrict fired,
-                   float *restrict fire_mp)
+                   bool live, bool draws, bool plain, bool u16, uint32_t b,
+                   uint8_t *restrict fired, float *restrict fire_mp)
 {
     float *restrict mp = c->mp + i0;
     uint16_t *restrict cdp = c->countdown + i0;
     uint16_t *restrict cfp = c->cfc + i0;
     uint64_t *restrict sum = c->sum + i0;
-    int32_t *restrict units = c->units + i0;
+    int32_t *restrict units = u16 ? NULL : c->units + i0;
+    uint16_t *restrict units16 = u16 ? c->units16 + i0 : NULL;
     /* plain: no consecutive fire limit and no threshold limit, a constant
      * of each inlined body, so those rules' selects fold away */
     const uint32_t limited = !plain && npu_cfl_limited(a->cfl);
@@ -512,11 +553,14 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
     for (uint32_t k = 0; k < WORD_BITS; k++) {
         uint32_t on = is_cand[k];
         int64_t q = live ? (int64_t)sum[k] : 0;
-        int32_t u = units[k];
+        int32_t u = u16 ? (int32_t)units16[k] : units[k];
         float cand = npu_fx_to_float(fcl_total(q, u, umask, usign));
         if (live)
             sum[k] = (uint64_t)sel_i64(on, 0, q);
-        units[k] = (int32_t)sel_u(on, 0u, (uint32_t)u);
+        if (u16)
+            units16[k] = (uint16_t)sel_u(on, 0u, (uint32_t)u);
+        else
+            units[k] = (int32_t)sel_u(on, 0u, (uint32_t)u);
         uint32_t cd = cdp[k], cf = cfp[k];
         float m = mp[k];
         uint32_t at_limit = limited & (cf >= cfl);
@@ -555,8 +599,8 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
  * its function tables: the plain C first, then the faster one where the
  * CPU has it. */
 static inline __attribute__((always_inline)) void
-dynamics_word_live(struct cpu_backend *c, const struct npu_area *a, uint32_t i0, uint64_t bits,
-                   bool live, uint32_t b, uint8_t *fired, float *fire_mp)
+dynamics_word_kind(struct cpu_backend *c, const struct npu_area *a, uint32_t i0, uint64_t bits,
+                   bool live, bool u16, uint32_t b, uint8_t *fired, float *fire_mp)
 {
     /* live and draws constant in each inlined body, so it is vectorised
      * without a conditional store, and an area that fires whenever it
@@ -565,17 +609,27 @@ dynamics_word_live(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
     bool draws = !(a->excitability >= 0.999f) && a->excitability > 0.0f;
     bool plain = !npu_cfl_limited(a->cfl) && !a->has_limit;
     if (live && draws)
-        dynamics_word_body(c, a, i0, bits, true, true, false, b, fired, fire_mp);
+        dynamics_word_body(c, a, i0, bits, true, true, false, u16, b, fired, fire_mp);
     else if (draws)
-        dynamics_word_body(c, a, i0, bits, false, true, false, b, fired, fire_mp);
+        dynamics_word_body(c, a, i0, bits, false, true, false, u16, b, fired, fire_mp);
     else if (live && plain)
-        dynamics_word_body(c, a, i0, bits, true, false, true, b, fired, fire_mp);
+        dynamics_word_body(c, a, i0, bits, true, false, true, u16, b, fired, fire_mp);
     else if (live)
-        dynamics_word_body(c, a, i0, bits, true, false, false, b, fired, fire_mp);
+        dynamics_word_body(c, a, i0, bits, true, false, false, u16, b, fired, fire_mp);
     else if (plain)
-        dynamics_word_body(c, a, i0, bits, false, false, true, b, fired, fire_mp);
+        dynamics_word_body(c, a, i0, bits, false, false, true, u16, b, fired, fire_mp);
     else
-        dynamics_word_body(c, a, i0, bits, false, false, false, b, fired, fire_mp);
+        dynamics_word_body(c, a, i0, bits, false, false, false, u16, b, fired, fire_mp);
+}
+
+static inline __attribute__((always_inline)) void
+dynamics_word_live(struct cpu_backend *c, const struct npu_area *a, uint32_t i0, uint64_t bits,
+                   bool live, uint32_t b, uint8_t *fired, float *fire_mp)
+{
+    if (c->u16)
+        dynamics_word_kind(c, a, i0, bits, live, true, b, fired, fire_mp);
+    else
+        dynamics_word_kind(c, a, i0, bits, live, false, b, fired, fire_mp);
 }
 
 static void dynamics_word_c(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
@@ -716,10 +770,10 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
     for (uint32_t wd = lo / WORD_BITS; wd < (hi + WORD_BITS - 1) / WORD_BITS; wd++) {
         uint64_t reset = c->no_acc ? prev_cand[wd] & c->no_acc[wd] : 0, bits = cand[wd];
         prev_cand[wd] = 0;   /* it is the bitmap of the next burst */
-        if (c->units_k) {
-            /* tagged units set no bits: a word that is not zero was
-             * touched; the next burst's reset needs the whole set */
-            bits |= nonzero_lanes(c->units + wd * WORD_BITS);
+        if (c->units_k || c->u16) {
+            /* tagged and 16-bit units set no bits: a word that is not
+             * zero was touched; the next burst's reset needs the whole set */
+            bits |= nonzero_lanes(c, wd * WORD_BITS);
             cand[wd] = bits;
         }
         while (reset) {
@@ -765,11 +819,15 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 area_end = net->areas[area].base + net->areas[area].count;
             }
             float fmp;
-            int64_t s = fcl_total(live ? (int64_t)c->sum[i] : 0, c->units[i], c->units_mask,
+            int32_t u = c->u16 ? (int32_t)c->units16[i] : c->units[i];
+            int64_t s = fcl_total(live ? (int64_t)c->sum[i] : 0, u, c->units_mask,
                                   c->units_sign);
             if (live)
                 c->sum[i] = 0;
-            c->units[i] = 0;
+            if (c->u16)
+                c->units16[i] = 0;
+            else
+                c->units[i] = 0;
             if (dynamics(c, &net->areas[area], i, b, npu_fx_to_float(s), &fmp)) {
                 q->id[n_q] = i;
                 q->mp[n_q++] = fmp;
@@ -1050,6 +1108,7 @@ static void free_arrays(struct cpu_backend *c)
     free_zeroed(&c->units_mem);
     c->sum = NULL;
     c->units = NULL;
+    c->units16 = NULL;
     free(c->cand[0]);
     free(c->cand[1]);
     free(c->no_acc);
@@ -1082,9 +1141,8 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
     c->cand[1] = calloc(c->n_words, sizeof(uint64_t));
     c->sum_live = calloc(c->n_words, 1);
     c->sum = alloc_zeroed(&c->sum_mem, n * sizeof(uint64_t));
-    c->units = alloc_zeroed(&c->units_mem, n * sizeof(int32_t));
     c->area_wp = malloc((net->n_areas ? net->n_areas : 1) * sizeof(*c->area_wp));
-    if (!c->sum || !c->units || !c->sum_live || !c->mp || !c->countdown || !c->cfc ||
+    if (!c->sum || !c->sum_live || !c->mp || !c->countdown || !c->cfc ||
         !c->cand[0] || !c->cand[1] || !c->area_wp) {
         free_arrays(c);
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
@@ -1103,7 +1161,7 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
             c->no_acc[i / WORD_BITS] |= UINT64_C(1) << (i % WORD_BITS);
     }
     /* The bound is a pass over the synapses (about 0.3 s at 100M). */
-    c->narrow = false;
+    c->narrow = c->u16 = false;
     c->units_k = 0;
     if (c->units_mode != 1) {
         struct npu_units_bound ub;
@@ -1113,13 +1171,24 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
             return rc;
         }
         c->narrow = npu_fx_units_fit_int32(&ub);
-        if (c->narrow && c->units_mode == 0)
+        c->u16 = c->narrow && c->units_mode == 0 && npu_fx_units_fit_u16(&ub);
+        if (c->narrow && !c->u16 && (c->units_mode == 0 || c->units_mode == 3))
             c->units_k = npu_fx_units_tag_shift(&ub);
     }
+    /* zero when !narrow: the dynamics read them all the same */
+    void *units = alloc_zeroed(&c->units_mem, n * (c->u16 ? sizeof(uint16_t) : sizeof(int32_t)));
+    if (!units) {
+        free_arrays(c);
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the state of %u neurons",
+                           net->n_neurons);
+    }
+    c->units = c->u16 ? NULL : units;
+    c->units16 = c->u16 ? units : NULL;
     /* the identity for plain int32 units */
     c->units_mask = c->units_k ? (UINT32_C(1) << c->units_k) - 1 : UINT32_MAX;
     c->units_sign = c->units_k ? UINT32_C(1) << (c->units_k - 1) : 0;
-    c->prefetch_sums = n * (c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) > PREFETCH_SUMS_BYTES;
+    c->prefetch_sums = n * (c->u16 ? sizeof(uint16_t) : c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) >
+                       PREFETCH_SUMS_BYTES;
     /* Rows of an area whose synapses share one word are propagated, and
      * prefetched, without their words. */
     c->any_var_wp = false;
@@ -1200,15 +1269,15 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
                            dense);
     }
     /* NPUSIM_CPU_UNITS=off sums everything in int64, =int32 in plain int32
-     * units (never tagged), so the engine tests hold each path to every
-     * rule as well. */
+     * units (never tagged), =tagged in tagged int32 units (never 16 bits),
+     * so the engine tests hold each path to every rule as well. */
     const char *units = getenv("NPUSIM_CPU_UNITS");
     c->units_mode = !units || !*units ? 0 : strcmp(units, "off") == 0 ? 1
-                  : strcmp(units, "int32") == 0 ? 2 : -1;
+                  : strcmp(units, "int32") == 0 ? 2 : strcmp(units, "tagged") == 0 ? 3 : -1;
     if (c->units_mode < 0) {
         free(c);
-        return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_UNITS is '%s', not off or int32",
-                           units);
+        return npu_err_set(err, NPU_E_USAGE,
+                           "NPUSIM_CPU_UNITS is '%s', not off, int32 or tagged", units);
     }
     /* NPUSIM_CPU_CONST_WP=off decodes every synapse's weight word even
      * where the area's are all one, so the engine tests hold both ways of

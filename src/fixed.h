@@ -65,6 +65,16 @@ static inline bool npu_fx_units_fit_int32(const struct npu_units_bound *b)
            (uint64_t)b->max_fanin * b->max_units <= INT32_MAX;
 }
 
+/* A uint16 sum of weight * psp_used (the CPU's narrowest units) holds any
+ * neuron's input when every such contribution is excitatory and at least 1
+ * and fanin * units <= 65535.  Then the word is not zero exactly when the
+ * neuron was touched, so it needs neither a tag nor a candidate bit. */
+static inline bool npu_fx_units_fit_u16(const struct npu_units_bound *b)
+{
+    return b->max_fanin != NPU_FANIN_SATURATED && !b->any_inhibitory && b->min_units >= 1 &&
+           (uint64_t)b->max_fanin * b->max_units <= UINT16_MAX;
+}
+
 /* A tagged uint32 sum (the Vulkan units): each event adds 2^k + c, so one
  * atomic carries both the sum and "was touched".  After count events
  * S = count * 2^k + sum with |sum| <= fanin * units < 2^(k-1) and

@@ -90,29 +90,38 @@ struct bound_job {
     const struct npu_net *net;
     uint32_t s0, s1;        /* sources */
     uint16_t *fanin;        /* [n_neurons], saturating */
-    uint32_t units;
+    uint32_t units, min_units;
+    bool any_synapse, any_inhibitory;
 };
 
 static void *bound_run(void *arg)
 {
     struct bound_job *j = arg;
     const struct npu_net *net = j->net;
-    uint32_t units = 0;
+    uint32_t units = 0, min_units = UINT32_MAX, inh = 0;
+    bool any = false;
     for (uint32_t s = j->s0; s < j->s1; s++) {
         const struct npu_area *a = &net->areas[net->area_of[s]];
         uint32_t e = net->syn_off[s], end = net->syn_off[s + 1];
         if (!a->psp_uniform && end - e > 1)
             continue;
+        any |= e < end;
         for (; e < end; e++) {
             uint32_t wp = net->syn_wp[e];
             uint32_t u = (wp & 0xffu) * (a->mp_driven_psp ? 255u : wp >> 8);
+            uint32_t u_min = a->mp_driven_psp ? 0u : u;
             units = u > units ? u : units;
+            min_units = u_min < min_units ? u_min : min_units;
+            inh |= net->syn_target[e];
             uint16_t *f = &j->fanin[net->syn_target[e] & NPU_SYN_TARGET_MASK];
             if (*f < UINT16_MAX)
                 ++*f;
         }
     }
     j->units = units;
+    j->min_units = any ? min_units : 0;
+    j->any_synapse = any;
+    j->any_inhibitory = (inh & NPU_SYN_INHIBITORY) != 0;
     return NULL;
 }
 
@@ -184,9 +193,15 @@ int npu_net_units_bound(const struct npu_net *net, struct npu_units_bound *b,
         else
             bound_run(&job[t]);   /* no thread: this one does it */
     }
-    uint32_t most = 0, units = 0;
-    for (uint32_t t = 0; t < nt; t++)
+    uint32_t most = 0, units = 0, min_units = UINT32_MAX;
+    bool any = false;
+    for (uint32_t t = 0; t < nt; t++) {
         units = job[t].units > units ? job[t].units : units;
+        if (job[t].any_synapse)
+            min_units = job[t].min_units < min_units ? job[t].min_units : min_units;
+        any |= job[t].any_synapse;
+        b->any_inhibitory |= job[t].any_inhibitory;
+    }
     for (size_t i = 0; i < net->n_neurons; i++) {
         uint32_t f = 0;
         for (uint32_t t = 0; t < nt; t++)
@@ -197,6 +212,7 @@ int npu_net_units_bound(const struct npu_net *net, struct npu_units_bound *b,
         free(job[t].fanin);
     b->max_fanin = most >= UINT16_MAX ? NPU_FANIN_SATURATED : most;
     b->max_units = units;
+    b->min_units = any ? min_units : 0;
     return NPU_OK;
 }
 

@@ -97,6 +97,9 @@ struct npu_units_bound {
                           * NPU_FANIN_SATURATED from 65535 on */
     uint32_t max_units;  /* largest weight * psp_used among them (psp_used is
                           * taken as 255 for an mp-driven source) */
+    uint32_t min_units;  /* smallest, with psp_used taken as 0 for an
+                          * mp-driven source; 0 where there are none */
+    bool any_inhibitory; /* some of them are inhibitory */
 };
 
 /* One pass over the synapses with a 16-bit count per neuron. */

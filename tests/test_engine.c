@@ -420,6 +420,47 @@ static void test_step5_propagate(void **state)
     npu_net_free(net);
 }
 
+/* 5 again where every synapse is excitatory with weight * psp >= 1, which
+ * the CPU sums in 16-bit units: weight and psp multiply, in rows of their
+ * own words (area a) and in rows of an area whose synapses share one (b),
+ * two synapses to one target add, and the two areas of one bitmap word
+ * each keep their own input. */
+static void test_step5_propagate_excitatory(void **state)
+{
+    (void)state;
+    struct npu_area a = area_at(0, 4);
+    struct npu_area b = area_at(4, 5);
+    a.threshold = b.threshold = 100.0f;
+    struct syn syn[] = {
+        { 0, 1, 3, 5, false },   /* +15 */
+        { 0, 2, 2, 7, false },   /* +14 */
+        { 0, 5, 4, 4, false },   /* +16 */
+        { 0, 5, 1, 2, false },   /* +2 */
+        { 0, 8, 1, 1, false },   /* +1 */
+        { 3, 6, 9, 9, false },   /* 3 never fires */
+        { 4, 6, 3, 3, false },   /* +9: b's one word */
+        { 4, 7, 3, 3, false },   /* +9 */
+    };
+    struct npu_area areas[] = { a, b };
+    struct npu_net *net = build(areas, 2, syn, 8);
+    struct eng *e = eng_open(net, 0);
+    struct inj in[] = { { 0, 100 * Q1 }, { 4, 100 * Q1 } };
+    uint32_t id1[] = { 0, 4 };
+    float mp1[] = { 100.0f, 100.0f };
+    expect_fires(eng_step(e, in, 2), 2, id1, mp1);
+    expect_no_fires(eng_step0(e));
+    const struct npu_state *st = eng_state(e);
+    const float want[9] = { 0.0f, 15.0f, 14.0f, 0.0f, 0.0f, 18.0f, 9.0f, 9.0f, 1.0f };
+    for (int i = 0; i < 9; i++)
+        assert_float_bits(st->mp[i], want[i]);
+    expect_no_fires(eng_step0(e));           /* nothing is sent twice */
+    st = eng_state(e);
+    for (int i = 0; i < 9; i++)
+        assert_float_bits(st->mp[i], want[i]);
+    eng_close(e);
+    npu_net_free(net);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Fixed-point FCL.                                                         */
 
@@ -451,7 +492,7 @@ static void test_fcl_exact_integer_sum(void **state)
  * inhibitory, in the int32 path; 33026 sum to 2,147,515,650, which int32
  * cannot hold, so the int64 path must take them.  mp_driven_psp sources
  * whose synapses say psp 1 fire at mp 300 and so pass on 255. */
-static void fcl_units_edge(uint32_t n_src, bool inhibitory, bool mp_driven)
+static void fcl_units_edge(uint32_t n_src, uint8_t psp, bool inhibitory, bool mp_driven)
 {
     struct npu_area a[2] = { area_at(0, n_src), area_at(n_src, 1) };
     a[0].mp_driven_psp = mp_driven;
@@ -461,11 +502,11 @@ static void fcl_units_edge(uint32_t n_src, bool inhibitory, bool mp_driven)
     assert_non_null(syn);
     assert_non_null(in);
     for (uint32_t s = 0; s < n_src; s++) {
-        syn[s] = (struct syn){ .s = s, .t = n_src, .w = 255, .psp = mp_driven ? 1 : 255,
+        syn[s] = (struct syn){ .s = s, .t = n_src, .w = 255, .psp = mp_driven ? 1 : psp,
                                .inh = inhibitory };
         in[s] = (struct inj){ s, mp_driven ? QOF(300.0) : QOF(1.0) };
     }
-    int64_t total = (int64_t)n_src * 255 * 255 * (inhibitory ? -1 : 1);
+    int64_t total = (int64_t)n_src * 255 * (mp_driven ? 255 : psp) * (inhibitory ? -1 : 1);
     struct npu_net *net = build(a, 2, syn, n_src);
     struct eng *e = eng_open(net, 0);
     assert_int_equal(eng_step(e, in, n_src)->n, n_src);   /* every source fires */
@@ -483,12 +524,18 @@ static void test_fcl_units_edge(void **state)
     (void)state;
     assert_true((int64_t)33025 * 255 * 255 <= INT32_MAX);
     assert_true((int64_t)33026 * 255 * 255 > INT32_MAX);
-    fcl_units_edge(33025, false, false);
-    fcl_units_edge(33025, true, false);
-    fcl_units_edge(33026, false, false);
-    fcl_units_edge(33026, true, false);
-    fcl_units_edge(33025, false, true);
-    fcl_units_edge(33026, false, true);
+    fcl_units_edge(33025, 255, false, false);
+    fcl_units_edge(33025, 255, true, false);
+    fcl_units_edge(33026, 255, false, false);
+    fcl_units_edge(33026, 255, true, false);
+    fcl_units_edge(33025, 255, false, true);
+    fcl_units_edge(33026, 255, false, true);
+    /* and the 16-bit units' edge: 257 * 255 = 65535 fits them (read as a
+     * signed 16-bit number it would be -1); 258 * 255 = 65790 does not (in
+     * 16 bits it would be 254) */
+    fcl_units_edge(257, 1, false, false);
+    fcl_units_edge(258, 1, false, false);
+    fcl_units_edge(257, 1, true, false);
 }
 
 /* The bound behind both 32-bit sums: the largest fan-in of undivided
@@ -515,6 +562,23 @@ static void test_units_bound(void **state)
     assert_int_equal(npu_net_units_bound(net, &b, &err), NPU_OK);
     assert_int_equal(b.max_fanin, 4);              /* into 7: from 0, 1, 3 and 5 */
     assert_int_equal(b.max_units, 100 * 200);
+    assert_int_equal(b.min_units, 0);              /* mp-driven: psp_used may be 0 */
+    assert_true(b.any_inhibitory);                 /* 1 -> 7 */
+    npu_net_free(net);
+    /* without those two: the smallest is 2 -> 6's 1 * 1; the divided
+     * synapses' weights and signs do not count */
+    a[1].mp_driven_psp = false;
+    struct syn syn2[sizeof(syn) / sizeof(syn[0])];
+    memcpy(syn2, syn, sizeof(syn));
+    syn2[1].inh = false;
+    syn2[2].w = 7;
+    syn2[3].w = 1;                                 /* 3 -> 7: 1 * 1 */
+    syn2[5].w = 0;
+    syn2[5].inh = true;                            /* divided: 6 -> 0 */
+    net = build(a, 4, syn2, sizeof(syn2) / sizeof(syn2[0]));
+    assert_int_equal(npu_net_units_bound(net, &b, &err), NPU_OK);
+    assert_int_equal(b.min_units, 1);
+    assert_false(b.any_inhibitory);
     npu_net_free(net);
     /* the fan-in count saturates rather than wrap */
     struct npu_area big[2] = { area_at(0, 65535), area_at(65535, 1) };
@@ -628,12 +692,31 @@ static void test_units_tag(void **state)
             assert_false(tag_roundtrip(b.max_fanin, b.max_units, k - 1));
     }
     /* 2^(k-1) must exceed the largest sum, 128 * 128 = 2^14, not equal it */
-    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ 128, 128 }), 16);
-    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ 1, 65025 }), 17);
+    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ .max_fanin = 128, .max_units = 128 }), 16);
+    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ .max_fanin = 1, .max_units = 65025 }), 17);
     /* no room: for the sum (300 * 65025 needs k = 26, then 300 * 2^26 >
      * 2^32), and for the count (33025 * 2^17 > 2^32) */
-    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ 300, 65025 }), 0);
-    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ 33025, 1 }), 0);
+    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ .max_fanin = 300, .max_units = 65025 }), 0);
+    assert_int_equal(npu_fx_units_tag_shift(&(struct npu_units_bound){ .max_fanin = 33025, .max_units = 1 }), 0);
+}
+
+/* 16-bit units: only where every undivided contribution is excitatory and
+ * at least 1 (so a touched word is never 0) and the largest sum is at most
+ * 65535. */
+static void test_units_u16(void **state)
+{
+    (void)state;
+    const struct { uint32_t fanin, max, min; bool inh, fits; } cases[] = {
+        { 257, 255, 1, false, true },  { 258, 255, 1, false, false },
+        { 1, 65025, 65025, false, true }, { 2, 65025, 3, false, false },
+        { 65535, 1, 1, false, true },  { 100, 1, 0, false, false },
+        { 100, 1, 1, true, false },    { NPU_FANIN_SATURATED, 1, 1, false, false },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct npu_units_bound b = { .max_fanin = cases[i].fanin, .max_units = cases[i].max,
+                                     .min_units = cases[i].min, .any_inhibitory = cases[i].inh };
+        assert_int_equal(npu_fx_units_fit_u16(&b), cases[i].fits);
+    }
 }
 
 /* FCL: cand = (float)sum * (1.0f / 65536), the int64 -> float conversion
@@ -1780,11 +1863,13 @@ int main(void)
         cmocka_unit_test(test_step4_power),
         cmocka_unit_test(test_power_zero_is_off),
         cmocka_unit_test(test_step5_propagate),
+        cmocka_unit_test(test_step5_propagate_excitatory),
         cmocka_unit_test(test_fcl_exact_integer_sum),
         cmocka_unit_test(test_fcl_units_edge),
         cmocka_unit_test(test_units_bound),
         cmocka_unit_test(test_units_bound_threads),
         cmocka_unit_test(test_units_tag),
+        cmocka_unit_test(test_units_u16),
         cmocka_unit_test(test_fcl_int64_to_float_rounding),
         cmocka_unit_test(test_candidate_with_zero_sum),
         cmocka_unit_test(test_psp_non_uniform_division),
@@ -1810,16 +1895,17 @@ int main(void)
         cmocka_unit_test(test_reference_model),
     };
     /* Step 6 has two paths (a candidate at a time, or a whole bitmap word
-     * in vector code) and the FCL three ways of summing (int64 only,
-     * uniform synaptic input in int32 units where it provably fits, or in
-     * tagged int32 units that mark candidates themselves, the default
-     * where their tighter bound holds); each combination must meet every
-     * rule on its own, and so must the automatic choice.  The "always"
+     * in vector code) and the FCL four ways of summing (int64 only,
+     * uniform synaptic input in int32 units where it provably fits, in
+     * tagged int32 units that mark candidates themselves where their
+     * tighter bound holds, or in uint16 units where every such input is
+     * positive and small, the default where it holds); each combination
+     * must meet every rule on its own, and so must the automatic choice.  The "always"
      * groups also decode every synapse's weight word where an area's are
      * all one (NPUSIM_CPU_CONST_WP=off), so that each way of summing runs
      * both ways of propagating. */
     static const char *const modes[] = { "never", "always" };
-    static const char *const units[] = { "", "off", "int32" };
+    static const char *const units[] = { "", "off", "int32", "tagged" };
     int failed = 0;
     for (size_t m = 0; m < sizeof(modes) / sizeof(modes[0]); m++)
         for (size_t u = 0; u < sizeof(units) / sizeof(units[0]); u++) {
