@@ -305,19 +305,19 @@ static inline void row_slice(const struct cpu_backend *c, const struct worker *w
     *end = w->hi < net->n_neurons ? row_lower_bound(net->syn_target, *e, r1, w->hi) : r1;
 }
 
-/* Step 5 for one fired source s, restricted to the synapses [e, end) of
- * its row (a worker's slice). */
-static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, float fire_mp,
-                             uint32_t e, uint32_t end)
+/* Step 5 for one fired source s of area ar, restricted to the synapses
+ * [e, end) of its row (a worker's slice). */
+static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, uint32_t ar,
+                             float fire_mp, uint32_t e, uint32_t end)
 {
     const struct npu_net *net = c->net;
-    const struct npu_area *a = &net->areas[net->area_of[s]];
+    const struct npu_area *a = &net->areas[ar];
     const uint32_t *tgt = net->syn_target;
     const uint16_t *wp = net->syn_wp;
     uint64_t *sum = c->sum;
     uint32_t k = net->syn_off[s + 1] - net->syn_off[s];
     bool uniform = a->psp_uniform || k <= 1;
-    uint32_t cw = c->area_wp[net->area_of[s]];
+    uint32_t cw = c->area_wp[ar];
 
     if (c->u16 && uniform) {
         /* Every contribution here is excitatory, not mp-driven and fits
@@ -733,6 +733,10 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
         const uint32_t n_fired = c->w[v].q[(b - 1) & 1].n;
         const uint32_t *fired_id = c->w[v].q[(b - 1) & 1].id;
         const float *fired_mp = c->w[v].q[(b - 1) & 1].mp;
+        /* The queue is ordered by id and areas are id ranges: the source's
+         * area by walking them, not from area_of, whose entry for a random
+         * source was a cache miss (7% of a 1M burst's samples). */
+        uint32_t ar = 0, ar_end = net->n_areas ? net->areas[0].base + net->areas[0].count : 0;
         for (uint32_t f = 0; f < n_fired; f++) {
             /* Rows lie at random in a large array: ask for a later
              * source's row (and, before that, its offset and split)
@@ -755,9 +759,13 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 if (c->any_var_wp && c->area_wp[net->area_of[s]] == NO_CONST_WP)
                     prefetch_lines(&net->syn_wp[p0], &net->syn_wp[p1]);
             }
-            uint32_t e, end;
-            row_slice(c, w, fired_id[f], &e, &end);
-            propagate_source(c, cand, fired_id[f], fired_mp[f], e, end);
+            uint32_t s = fired_id[f], e, end;
+            while (s >= ar_end) {
+                ar++;
+                ar_end = net->areas[ar].base + net->areas[ar].count;
+            }
+            row_slice(c, w, s, &e, &end);
+            propagate_source(c, cand, s, ar, fired_mp[f], e, end);
         }
     }
 
