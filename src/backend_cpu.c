@@ -321,16 +321,20 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
 
     if (c->u16 && uniform) {
         /* Every contribution here is excitatory, not mp-driven and fits
-         * (npu_fx_units_fit_u16): no sign, no tag, no candidate bit. */
+         * (npu_fx_units_fit_u16): no sign, no tag, no candidate bit, and
+         * a target word is its id (no inhibitory bit to mask off). */
         uint16_t *u = c->units16;
         if (cw != NO_CONST_WP) {
             const uint16_t mag = (uint16_t)((cw & 0xff) * (cw >> 8));
-            for (; e < end; e++) {
-                if (c->prefetch_sums && e + PREFETCH_AHEAD < end)
-                    __builtin_prefetch(&u[tgt[e + PREFETCH_AHEAD] & NPU_SYN_TARGET_MASK], 1);
-                uint32_t id = tgt[e] & NPU_SYN_TARGET_MASK;
-                u[id] = (uint16_t)(u[id] + mag);
-            }
+            if (c->prefetch_sums)
+                for (; e < end; e++) {
+                    if (e + PREFETCH_AHEAD < end)
+                        __builtin_prefetch(&u[tgt[e + PREFETCH_AHEAD]], 1);
+                    u[tgt[e]] = (uint16_t)(u[tgt[e]] + mag);
+                }
+            else
+                for (; e < end; e++)
+                    u[tgt[e]] = (uint16_t)(u[tgt[e]] + mag);
             return;
         }
         for (; e < end; e++) {
