@@ -164,6 +164,8 @@ struct cpu_backend {
                                     * contributions, so most words' are all zero) */
     uint16_t *units16;             /* with u16: the units in 16 bits, zero outside a burst */
     bool narrow;                   /* uniform contributions go to units, not sum */
+    uint32_t u16_room;             /* with u16: 65535 - the synapses' bound, the units a burst's
+                                    * range stimuli may add (ranges_fit_units) */
     bool u16;                      /* with narrow: the units are units16, for a network whose
                                     * uniform contributions are all positive and small
                                     * (npu_fx_units_fit_u16): half the bytes of int32 units
@@ -676,6 +678,36 @@ static void pick_flags(uint32_t key, uint32_t threshold, uint32_t first, uint32_
         picked[k] = npu_fx_pick_hash(key, first + k) < threshold;
 }
 
+/* Whether burst j's range stimuli go into the 16-bit units: each a whole,
+ * positive number of units (so a touched word is still never 0), and all
+ * of them together, which one neuron may get, within the room the
+ * synapses leave.  Then the burst's stimuli (random areas, whole areas)
+ * neither add into the int64 sums nor mark their words live, and step 6
+ * reads no int64 sums where nothing else added to them. */
+static bool ranges_fit_units(const struct cpu_backend *c, const struct npu_inject *in, uint32_t j)
+{
+    if (!c->u16)
+        return false;
+    uint32_t total = 0;
+    for (uint32_t g = in->range_off[j]; g < in->range_off[j + 1]; g++) {
+        int64_t q = in->ranges[g].q;
+        if (q < NPU_Q_ONE || q % NPU_Q_ONE != 0 || q / NPU_Q_ONE > c->u16_room - total)
+            return false;
+        total += (uint32_t)(q / NPU_Q_ONE);
+    }
+    return true;
+}
+
+/* A range stimulus's add: ru units into the 16-bit units where the burst's
+ * ranges fit them (ranges_fit_units), else q into the FCL. */
+static inline void range_add(struct cpu_backend *c, uint64_t *cand, uint32_t i, int64_t q, uint16_t ru)
+{
+    if (ru)
+        c->units16[i] = (uint16_t)(c->units16[i] + ru);
+    else
+        fcl_add(c->sum, c->sum_live, cand, i, q);
+}
+
 /* Burst b, the batch's j-th, for the neurons of worker w.  The fires of
  * burst b-1 are in every worker's q[(b - 1) & 1]. */
 static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_inject *in, uint32_t j,
@@ -694,12 +726,14 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
         if (in->id[k] >= lo && in->id[k] < hi)
             fcl_add(c->sum, c->sum_live, cand, in->id[k], in->q[k]);
     if (in->range_off) {
+        const bool to_units = ranges_fit_units(c, in, j);
         for (uint32_t g = in->range_off[j]; g < in->range_off[j + 1]; g++) {
             const struct npu_inject_range *r = &in->ranges[g];
             uint32_t first = max_u32(r->first, lo), last = min_u32(r->first + r->count, hi);
+            const uint16_t ru = to_units ? (uint16_t)(r->q >> NPU_Q_SHIFT) : 0;
             if (r->all) {
                 for (uint32_t i = first; i < last; i++)
-                    fcl_add(c->sum, c->sum_live, cand, i, r->q);
+                    range_add(c, cand, i, r->q, ru);
                 continue;
             }
             uint8_t picked[PICK_BLOCK];
@@ -712,7 +746,7 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                     memcpy(&lanes, picked + k0, sizeof(lanes));   /* 8 flags of 0 or 1 */
                     for (; lanes; lanes &= lanes - 1) {
                         uint32_t i = i0 + k0 + (uint32_t)__builtin_ctzll(lanes) / 8;
-                        fcl_add(c->sum, c->sum_live, cand, i, r->q);
+                        range_add(c, cand, i, r->q, ru);
                     }
                 }
             }
@@ -1184,6 +1218,7 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
         }
         c->narrow = npu_fx_units_fit_int32(&ub);
         c->u16 = c->narrow && c->units_mode == 0 && npu_fx_units_fit_u16(&ub);
+        c->u16_room = c->u16 ? UINT16_MAX - ub.max_fanin * ub.max_units : 0;
         if (c->narrow && !c->u16 && (c->units_mode == 0 || c->units_mode == 3))
             c->units_k = npu_fx_units_tag_shift(&ub);
     }

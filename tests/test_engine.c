@@ -148,8 +148,10 @@ static void eng_close(struct eng *e)
     free(e);
 }
 
-/* Runs the next burst with the given stimuli; returns its fire queue. */
-static const struct fq *eng_step(struct eng *e, const struct inj *in, uint32_t n)
+/* Runs the next burst with the given stimuli and range stimuli; returns
+ * its fire queue. */
+static const struct fq *eng_step_ranges(struct eng *e, const struct inj *in, uint32_t n,
+                                        const struct npu_inject_range *ranges, uint32_t n_ranges)
 {
     struct npu_err err = { 0 };
     uint32_t *id = malloc((n ? n : 1) * sizeof(uint32_t));
@@ -160,8 +162,9 @@ static const struct fq *eng_step(struct eng *e, const struct inj *in, uint32_t n
         id[k] = in[k].id;
         q[k] = in[k].q;
     }
-    uint32_t off[2] = { 0, n };
-    struct npu_inject inject = { .first_burst = e->b + 1, .count = 1, .off = off, .id = id, .q = q };
+    uint32_t off[2] = { 0, n }, range_off[2] = { 0, n_ranges };
+    struct npu_inject inject = { .first_burst = e->b + 1, .count = 1, .off = off, .id = id, .q = q,
+                                 .range_off = n_ranges ? range_off : NULL, .ranges = ranges };
     if (e->be->ops->submit(e->be, &inject, &err))
         fail_msg("submit: %s", err.msg);
     free(id);
@@ -179,6 +182,11 @@ static const struct fq *eng_step(struct eng *e, const struct inj *in, uint32_t n
         e->fq.mp[k] = f.mp[f.off[0] + k];
     }
     return &e->fq;
+}
+
+static const struct fq *eng_step(struct eng *e, const struct inj *in, uint32_t n)
+{
+    return eng_step_ranges(e, in, n, NULL, 0);
 }
 
 static const struct fq *eng_step0(struct eng *e)
@@ -316,6 +324,80 @@ static void test_step3_sensory(void **state)
     const struct npu_state *st = eng_state(e);
     assert_float_bits(st->mp[0], 0.0f);
     assert_float_bits(st->mp[2], 0.0f);
+    eng_close(e);
+    npu_net_free(net);
+}
+
+/* 3 with range stimuli (whole areas, `random P`) on top of explicit ones
+ * and synaptic input, each neuron getting the exact sum of what reaches
+ * it.  The CPU's 16-bit units (every synapse excitatory, fan-in 1 times
+ * 255 * 255 leaves room for 510 units) also take a burst's range stimuli
+ * where each is a whole positive number of units and together they fit
+ * that room: 3 + 5 and then exactly 510 do, 300 + 211 do not (with the
+ * synapse's 65025 they would wrap to 0 in 16 bits), and neither do 0 (a
+ * candidate all the same, so it leaks), -5 nor 1.5. */
+static void test_step3_range_stimuli(void **state)
+{
+    (void)state;
+    enum { N = 130 };
+    struct npu_area a = area_at(0, N);       /* three bitmap words */
+    a.threshold = 1e30f;
+    set_leak(&a, 0.5f);
+    struct npu_area s = area_at(N, 2);
+    const struct syn syn[] = { { N, 5, 255, 1, false }, { N + 1, 70, 255, 255, false } };
+    struct npu_area areas[] = { a, s };
+    struct npu_net *net = build(areas, 2, syn, 2);
+    struct eng *e = eng_open(net, 0);
+    const uint32_t key = 0x9e3779b9u, half = 0x80000000u;
+    const struct npu_inject_range r1[] = {
+        { .first = 0, .count = N, .all = 1, .q = 3 * Q1 },
+        { .first = 0, .count = N, .key = key, .threshold = half, .q = 5 * Q1 },
+    };
+    const struct npu_inject_range r2[] = { { .first = 0, .count = N, .all = 1, .q = 510 * Q1 } };
+    const struct npu_inject_range r3[] = {
+        { .first = 0, .count = N, .all = 1, .q = 300 * Q1 },
+        { .first = 0, .count = N, .all = 1, .q = 211 * Q1 },
+    };
+    const struct npu_inject_range r4[] = {
+        { .first = 0, .count = 64, .all = 1, .q = 0 },
+        { .first = 64, .count = N - 64, .all = 1, .q = 2 * Q1 },
+    };
+    const struct npu_inject_range r5[] = {
+        { .first = 0, .count = N, .all = 1, .q = 4 * Q1 },
+        { .first = 100, .count = N - 100, .all = 1, .q = -5 * Q1 },
+    };
+    const struct npu_inject_range r6[] = { { .first = 0, .count = N, .all = 1, .q = QOF(1.5) } };
+    double want[N];
+    uint32_t picks = 0;
+    for (uint32_t i = 0; i < N; i++) {
+        bool picked = npu_fx_pick_hash(key, i) < half;
+        picks += picked;
+        want[i] = (3.0 + (picked ? 5.0 : 0.0)) * 0.5;
+    }
+    assert_true(picks > 20 && picks < N - 20);
+    struct inj fire_s[] = { { N, Q1 }, { N + 1, Q1 } };
+    uint32_t s_id[] = { N, N + 1 };
+    float s_mp[] = { 1.0f, 1.0f };
+    expect_fires(eng_step_ranges(e, fire_s, 2, r1, 2), 2, s_id, s_mp);
+    struct inj in2[] = { { N + 1, Q1 }, { 6, QOF(0.25) } };
+    expect_one_fire(eng_step_ranges(e, in2, 2, r2, 1), N + 1, 1.0f);
+    for (uint32_t i = 0; i < N; i++)
+        want[i] = (want[i] + 510.0 + (i == 5 ? 255.0 : i == 70 ? 65025.0 : i == 6 ? 0.25 : 0.0)) * 0.5;
+    expect_no_fires(eng_step_ranges(e, NULL, 0, r3, 2));
+    for (uint32_t i = 0; i < N; i++)
+        want[i] = (want[i] + 511.0 + (i == 70 ? 65025.0 : 0.0)) * 0.5;
+    expect_no_fires(eng_step_ranges(e, NULL, 0, r4, 2));
+    for (uint32_t i = 0; i < N; i++)
+        want[i] = (want[i] + (i < 64 ? 0.0 : 2.0)) * 0.5;
+    expect_no_fires(eng_step_ranges(e, NULL, 0, r5, 2));
+    for (uint32_t i = 0; i < N; i++)
+        want[i] = (want[i] + (i < 100 ? 4.0 : -1.0)) * 0.5;
+    expect_no_fires(eng_step_ranges(e, NULL, 0, r6, 1));
+    for (uint32_t i = 0; i < N; i++)
+        want[i] = (want[i] + 1.5) * 0.5;
+    const struct npu_state *st = eng_state(e);
+    for (uint32_t i = 0; i < N; i++)
+        assert_float_bits(st->mp[i], (float)want[i]);
     eng_close(e);
     npu_net_free(net);
 }
@@ -1859,6 +1941,7 @@ int main(void)
         cmocka_unit_test(test_step1_reset_after_leak),
         cmocka_unit_test(test_step2_clear),
         cmocka_unit_test(test_step3_sensory),
+        cmocka_unit_test(test_step3_range_stimuli),
         cmocka_unit_test(test_sensory_two_stimuli_add),
         cmocka_unit_test(test_step4_power),
         cmocka_unit_test(test_power_zero_is_off),
