@@ -1234,8 +1234,6 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
     /* the identity for plain int32 units */
     c->units_mask = c->units_k ? (UINT32_C(1) << c->units_k) - 1 : UINT32_MAX;
     c->units_sign = c->units_k ? UINT32_C(1) << (c->units_k - 1) : 0;
-    c->prefetch_sums = n * (c->u16 ? sizeof(uint16_t) : c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) >
-                       PREFETCH_SUMS_BYTES;
     /* Rows of an area whose synapses share one word are propagated, and
      * prefetched, without their words. */
     c->any_var_wp = false;
@@ -1251,6 +1249,9 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
         free_arrays(c);
         return rc;
     }
+    /* each worker adds into its own range of the sums */
+    c->prefetch_sums = n * (c->u16 ? sizeof(uint16_t) : c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) /
+                       c->n_workers > PREFETCH_SUMS_BYTES;
     rc = make_row_splits(c, err);
     if (rc) {
         free_arrays(c);
