@@ -431,10 +431,23 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
     }
 }
 
+/* Bit k set where f[k] is 1, for 64 flags of 0 or 1: 8 flags at a time
+ * into 8 bits by one multiply (each 0/1 byte lands in its own bit of the
+ * top byte; no two partial products meet).  Then the set bits are taken
+ * with one branch per bit, not one per 8 flags as well. */
+static inline uint64_t flags_mask(const uint8_t *f)
+{
+    uint64_t m = 0;
+    for (uint32_t j = 0; j < WORD_BITS; j += 8) {
+        uint64_t x;
+        memcpy(&x, f + j, sizeof(x));
+        m |= ((x * UINT64_C(0x0102040810204080)) >> 56) << j;
+    }
+    return m;
+}
+
 /* Bit k set where u[k] != 0, for a word of 64 lanes: the compares as a
- * loop of bytes the compiler vectorises, then 8 flags at a time into 8
- * bits by one multiply (each 0/1 byte lands in its own bit of the top
- * byte; no two partial products meet). */
+ * loop of bytes the compiler vectorises, then flags_mask. */
 static inline uint64_t nonzero_lanes(const struct cpu_backend *c, uint32_t i0)
 {
     uint8_t nz[WORD_BITS];
@@ -444,13 +457,7 @@ static inline uint64_t nonzero_lanes(const struct cpu_backend *c, uint32_t i0)
     else
         for (uint32_t k = 0; k < WORD_BITS; k++)
             nz[k] = c->units[i0 + k] != 0;
-    uint64_t m = 0;
-    for (uint32_t j = 0; j < WORD_BITS; j += 8) {
-        uint64_t x;
-        memcpy(&x, nz + j, sizeof(x));
-        m |= ((x * UINT64_C(0x0102040810204080)) >> 56) << j;
-    }
-    return m;
+    return flags_mask(nz);
 }
 
 /* Step 6 for one candidate; returns 1 when it fires. */
@@ -741,14 +748,9 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 uint32_t n = min_u32(PICK_BLOCK, last - i0);
                 pick_flags(r->key, r->threshold, i0, n, picked);
                 memset(picked + n, 0, PICK_BLOCK - n);
-                for (uint32_t k0 = 0; k0 < n; k0 += 8) {
-                    uint64_t lanes;
-                    memcpy(&lanes, picked + k0, sizeof(lanes));   /* 8 flags of 0 or 1 */
-                    for (; lanes; lanes &= lanes - 1) {
-                        uint32_t i = i0 + k0 + (uint32_t)__builtin_ctzll(lanes) / 8;
-                        range_add(c, cand, i, r->q, ru);
-                    }
-                }
+                for (uint32_t k0 = 0; k0 < n; k0 += WORD_BITS)
+                    for (uint64_t m = flags_mask(picked + k0); m; m &= m - 1)
+                        range_add(c, cand, i0 + k0 + (uint32_t)__builtin_ctzll(m), r->q, ru);
             }
         }
     }
@@ -844,15 +846,10 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 uint8_t fired[WORD_BITS];
                 float fire_mp[WORD_BITS];
                 c->dynamics_word(c, &net->areas[area], i0, mine, live, b, fired, fire_mp);
-                for (uint32_t k0 = 0; k0 < WORD_BITS; k0 += 8) {
-                    uint64_t lanes;
-                    memcpy(&lanes, fired + k0, sizeof(lanes));   /* 8 flags of 0 or 1 */
-                    while (lanes) {
-                        uint32_t k = k0 + (uint32_t)__builtin_ctzll(lanes) / 8;
-                        lanes &= lanes - 1;
-                        q->id[n_q] = i0 + k;
-                        q->mp[n_q++] = fire_mp[k];
-                    }
+                for (uint64_t m = flags_mask(fired); m; m &= m - 1) {
+                    uint32_t k = (uint32_t)__builtin_ctzll(m);
+                    q->id[n_q] = i0 + k;
+                    q->mp[n_q++] = fire_mp[k];
                 }
             }
             continue;
