@@ -1489,7 +1489,9 @@ static uint64_t lcg(uint64_t *s)
 }
 
 /* A busy network that uses every feature, and its stimuli. */
-static struct npu_net *busy_net(uint64_t seed)
+/* excitatory: no inhibitory synapse and no mp-driven psp, so that the CPU
+ * sums the uniform input in 16-bit units */
+static struct npu_net *busy_net_kind(uint64_t seed, bool excitatory)
 {
     enum { NA = 4, PER = 80 };
     struct npu_area a[NA];
@@ -1506,7 +1508,7 @@ static struct npu_net *busy_net(uint64_t seed)
     set_leak(&a[1], 0.3f);
     a[2].accumulate = false;
     a[2].excitability = 0.7f;
-    a[2].mp_driven_psp = true;
+    a[2].mp_driven_psp = !excitatory;
     a[3].power = true;
     a[3].threshold = 1.7f;
     set_leak(&a[3], 0.05f);
@@ -1529,17 +1531,24 @@ static struct npu_net *busy_net(uint64_t seed)
             }
         for (uint32_t k = 0; k < fan; k++)
             syn[m++] = (struct syn){ i, t[k], (uint8_t)(1 + lcg(&s) % 3), (uint8_t)(1 + lcg(&s) % 2),
-                                     lcg(&s) % 4 == 0 };
+                                     lcg(&s) % 4 == 0 && !excitatory };
     }
     struct npu_net *net = build(a, NA, syn, m);
     free(syn);
     return net;
 }
 
+static struct npu_net *busy_net(uint64_t seed)
+{
+    return busy_net_kind(seed, false);
+}
+
 struct sched {
     uint32_t bursts;
     uint32_t *off, *id;
     int64_t *q;
+    uint32_t *range_off;              /* [bursts + 1], or NULL: no range stimuli */
+    struct npu_inject_range *ranges;
 };
 
 static struct sched busy_sched(uint32_t n_neurons, uint32_t bursts, uint64_t seed)
@@ -1564,11 +1573,41 @@ static struct sched busy_sched(uint32_t n_neurons, uint32_t bursts, uint64_t see
     return sc;
 }
 
+/* Adds range stimuli to sc: in most bursts a whole area and a random
+ * fifth of the network, of whole units (which the CPU's 16-bit units
+ * take), and in some bursts one of 1.5 units as well (which makes that
+ * burst's ranges go into the FCL). */
+static void sched_add_ranges(struct sched *sc, uint32_t n_neurons, uint32_t per_area, uint64_t seed)
+{
+    sc->range_off = calloc(sc->bursts + 1, sizeof(uint32_t));
+    sc->ranges = calloc((size_t)sc->bursts * 3, sizeof(*sc->ranges));
+    assert_true(sc->range_off && sc->ranges);
+    uint64_t s = seed;
+    uint32_t n = 0;
+    for (uint32_t b = 0; b < sc->bursts; b++) {
+        sc->range_off[b] = n;
+        if (lcg(&s) % 4 == 0)
+            continue;
+        uint32_t area = (uint32_t)(lcg(&s) % (n_neurons / per_area));
+        sc->ranges[n++] = (struct npu_inject_range){ .first = area * per_area, .count = per_area,
+                                                     .all = 1, .q = (int64_t)(1 + lcg(&s) % 2) * Q1 };
+        sc->ranges[n++] = (struct npu_inject_range){ .first = 0, .count = n_neurons,
+                                                     .key = (uint32_t)lcg(&s), .threshold = 0x33333333u,
+                                                     .q = 2 * Q1 };
+        if (lcg(&s) % 5 == 0)
+            sc->ranges[n++] = (struct npu_inject_range){ .first = 0, .count = n_neurons / 2,
+                                                         .all = 1, .q = QOF(1.5) };
+    }
+    sc->range_off[sc->bursts] = n;
+}
+
 static void sched_free(struct sched *sc)
 {
     free(sc->off);
     free(sc->id);
     free(sc->q);
+    free(sc->range_off);
+    free(sc->ranges);
 }
 
 /* Every fire of a run as (burst, id, mp bits), in order. */
@@ -1605,7 +1644,9 @@ static struct trace run_batched(struct npu_backend *be, const struct sched *sc, 
         if (next <= sc->bursts && in_flight < NPU_BACKEND_MAX_IN_FLIGHT) {
             uint32_t c = sc->bursts - next + 1 < batch ? sc->bursts - next + 1 : batch;
             struct npu_inject in = { .first_burst = next, .count = c, .off = sc->off + (next - 1),
-                                     .id = sc->id, .q = sc->q };
+                                     .id = sc->id, .q = sc->q,
+                                     .range_off = sc->range_off ? sc->range_off + (next - 1) : NULL,
+                                     .ranges = sc->ranges };
             if (be->ops->submit(be, &in, &err))
                 fail_msg("submit: %s", err.msg);
             next += c;
@@ -1703,6 +1744,21 @@ static void test_thread_count_invariant(void **state)
     (void)state;
     struct npu_net *net = busy_net(13);
     struct sched sc = busy_sched(net->n_neurons, 300, 14);
+    static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
+    assert_thread_counts_agree(net, &sc, threads, batches, 4);
+    sched_free(&sc);
+    npu_net_free(net);
+}
+
+/* The same on a network of excitatory synapses only, with range
+ * stimuli: the CPU then sums in 16-bit units, the ranges included where
+ * they fit, and each worker adds only into its own range of them. */
+static void test_thread_count_excitatory(void **state)
+{
+    (void)state;
+    struct npu_net *net = busy_net_kind(15, true);
+    struct sched sc = busy_sched(net->n_neurons, 300, 16);
+    sched_add_ranges(&sc, net->n_neurons, 80, 17);
     static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
     assert_thread_counts_agree(net, &sc, threads, batches, 4);
     sched_free(&sc);
@@ -1974,6 +2030,7 @@ int main(void)
         cmocka_unit_test(test_batching_invariant),
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_thread_count_invariant),
+        cmocka_unit_test(test_thread_count_excitatory),
         cmocka_unit_test(test_thread_count_long_row),
         cmocka_unit_test(test_reference_model),
     };
