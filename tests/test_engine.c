@@ -684,7 +684,8 @@ static void test_units_bound(void **state)
 /* The bound's pass over threads (from 4M synapses on): each thread counts
  * its sources into its own array and the counts are summed, so a fan-in
  * split across threads is whole, saturation still starts at 65535, and the
- * largest weight * psp may come from any thread's part. */
+ * largest and smallest weight * psp and an inhibitory synapse may come
+ * from any thread's part. */
 static void test_units_bound_threads(void **state)
 {
     (void)state;
@@ -705,6 +706,10 @@ static void test_units_bound_threads(void **state)
         }
         syn[k - 1].w = 200;   /* the last source's: in the last thread's part */
         syn[k - 1].psp = 100;
+        if (c == 1) {         /* and, there too, the smallest and an inhibitory one */
+            syn[k - 2].w = 0;
+            syn[k - 3].inh = true;
+        }
         assert_true(k == n_syn && n_syn >= (UINT64_C(1) << 22));
         struct npu_net *net = build(a, 2, syn, n_syn);
         struct npu_units_bound b;
@@ -712,6 +717,8 @@ static void test_units_bound_threads(void **state)
         assert_int_equal(npu_net_units_bound(net, &b, &err), NPU_OK);
         assert_int_equal(b.max_fanin, c == 0 ? 65534 : NPU_FANIN_SATURATED);
         assert_int_equal(b.max_units, 200 * 100);
+        assert_int_equal(b.min_units, c == 0 ? 1 : 0);
+        assert_int_equal(b.any_inhibitory, c == 1);
         npu_net_free(net);
         free(syn);
     }
