@@ -242,13 +242,19 @@ static void barrier_wait(struct barrier *b)
     pthread_mutex_unlock(&b->m);
 }
 
+/* A units word's value: the word itself, or a tagged word's low bits as a
+ * signed number (mask and sign from c->units_mask, c->units_sign). */
+static inline int32_t units_value(int32_t units, uint32_t mask, uint32_t sign)
+{
+    return (int32_t)(((uint32_t)units & mask) ^ sign) - (int32_t)sign;
+}
+
 /* The int64 sum of a neuron's input: its int64 sum plus its units word's
- * value (the word itself, or a tagged word's low bits as a signed number:
- * mask and sign from c->units_mask, c->units_sign) times 65536, mod 2^64. */
+ * value times 65536, mod 2^64. */
 static inline int64_t fcl_total(int64_t sum, int32_t units, uint32_t mask, uint32_t sign)
 {
-    int32_t v = (int32_t)(((uint32_t)units & mask) ^ sign) - (int32_t)sign;
-    return (int64_t)((uint64_t)sum + (uint64_t)((int64_t)v * NPU_Q_ONE));
+    int64_t v = units_value(units, mask, sign);
+    return (int64_t)((uint64_t)sum + (uint64_t)(v * NPU_Q_ONE));
 }
 
 static inline void fcl_add(uint64_t *sum, uint8_t *sum_live, uint64_t *cand, uint32_t id,
@@ -577,7 +583,10 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
         uint32_t on = is_cand[k];
         int64_t q = live ? (int64_t)sum[k] : 0;
         int32_t u = u16 ? (int32_t)units16[k] : units[k];
-        float cand = npu_fx_to_float(fcl_total(q, u, umask, usign));
+        /* without int64 sums, an int32 conversion: 16 lanes a vector,
+         * not the 8 of int64 */
+        float cand = live ? npu_fx_to_float(fcl_total(q, u, umask, usign))
+                          : npu_fx_units_to_float(u16 ? u : units_value(u, umask, usign));
         if (live)
             sum[k] = (uint64_t)sel_i64(on, 0, q);
         if (u16)

@@ -29,6 +29,15 @@ static inline float npu_fx_to_float(int64_t sum)
     return (float)sum * (1.0f / 65536.0f);
 }
 
+/* npu_fx_to_float(v * 65536) for a whole number of units v, as one int32
+ * conversion.  The same float: v * 2^16 is exact in int64, rounding to
+ * binary32 commutes with scaling by a power of two (no overflow or
+ * underflow for |v| < 2^31), and the final * 2^-16 is exact. */
+static inline float npu_fx_units_to_float(int32_t v)
+{
+    return (float)v;
+}
+
 /* psp_used for mp_driven_psp: clamp to [0,255], round half away from zero. */
 static inline uint32_t npu_fx_psp_from_mp(float mp)
 {

@@ -838,6 +838,25 @@ static void test_fcl_int64_to_float_rounding(void **state)
     npu_net_free(net);
 }
 
+/* The dense step 6 converts a sum of whole units as int32: it must be the
+ * float of the int64 sum, ties and large values included. */
+static void test_units_to_float(void **state)
+{
+    (void)state;
+    const int32_t edge[] = { 0, 1, -1, 255, 65535, (1 << 24) - 1, 1 << 24, (1 << 24) + 1,
+                             (1 << 24) + 3, -((1 << 24) + 3), (1 << 25) + 6, INT32_MAX,
+                             INT32_MIN, INT32_MIN + 1 };
+    for (size_t k = 0; k < sizeof(edge) / sizeof(edge[0]); k++)
+        assert_float_bits(npu_fx_units_to_float(edge[k]),
+                          npu_fx_to_float((int64_t)edge[k] * NPU_Q_ONE));
+    uint32_t x = 12345;
+    for (int k = 0; k < 100000; k++) {
+        x = npu_fx_pcg(x);
+        int32_t v = (int32_t)(x >> (k % 24));   /* every magnitude */
+        assert_float_bits(npu_fx_units_to_float(v), npu_fx_to_float((int64_t)v * NPU_Q_ONE));
+    }
+}
+
 /* FCL: a neuron is a candidate once anything was added, even if the sum is
  * 0: threshold 0 fires on +0 and on +1 - 1 and on a weight-0 synapse; a
  * below-threshold neuron leaks on +0.5 - 0.5; a refractory neuron counts
@@ -2017,6 +2036,7 @@ int main(void)
         cmocka_unit_test(test_units_tag),
         cmocka_unit_test(test_units_u16),
         cmocka_unit_test(test_fcl_int64_to_float_rounding),
+        cmocka_unit_test(test_units_to_float),
         cmocka_unit_test(test_candidate_with_zero_sum),
         cmocka_unit_test(test_psp_non_uniform_division),
         cmocka_unit_test(test_psp_non_uniform_tie_half_up),
