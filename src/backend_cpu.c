@@ -340,9 +340,19 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
                         __builtin_prefetch(&u[tgt[e + PREFETCH_AHEAD]], 1);
                     u[tgt[e]] = (uint16_t)(u[tgt[e]] + mag);
                 }
-            else
+            else {
+                /* four at a time: a quarter of the loop's own
+                 * instructions, for its shortest path (10k: -8%) */
+                for (; e + 4 <= end; e += 4) {
+                    uint32_t t0 = tgt[e], t1 = tgt[e + 1], t2 = tgt[e + 2], t3 = tgt[e + 3];
+                    u[t0] = (uint16_t)(u[t0] + mag);
+                    u[t1] = (uint16_t)(u[t1] + mag);
+                    u[t2] = (uint16_t)(u[t2] + mag);
+                    u[t3] = (uint16_t)(u[t3] + mag);
+                }
                 for (; e < end; e++)
                     u[tgt[e]] = (uint16_t)(u[tgt[e]] + mag);
+            }
             return;
         }
         for (; e < end; e++) {

@@ -520,11 +520,14 @@ static void test_step5_propagate_excitatory(void **state)
         { 0, 5, 1, 2, false },   /* +2 */
         { 0, 8, 1, 1, false },   /* +1 */
         { 3, 6, 9, 9, false },   /* 3 never fires */
-        { 4, 6, 3, 3, false },   /* +9: b's one word */
-        { 4, 7, 3, 3, false },   /* +9 */
+        { 4, 5, 3, 3, false },   /* +9: b's one word, a row long enough */
+        { 4, 6, 3, 3, false },   /* +9   for the unrolled loop, with two */
+        { 4, 6, 3, 3, false },   /* +9   synapses to one target inside */
+        { 4, 7, 3, 3, false },   /* +9   one block of four, */
+        { 4, 8, 3, 3, false },   /* +9   and one after it */
     };
     struct npu_area areas[] = { a, b };
-    struct npu_net *net = build(areas, 2, syn, 8);
+    struct npu_net *net = build(areas, 2, syn, sizeof(syn) / sizeof(syn[0]));
     struct eng *e = eng_open(net, 0);
     struct inj in[] = { { 0, 100 * Q1 }, { 4, 100 * Q1 } };
     uint32_t id1[] = { 0, 4 };
@@ -532,7 +535,7 @@ static void test_step5_propagate_excitatory(void **state)
     expect_fires(eng_step(e, in, 2), 2, id1, mp1);
     expect_no_fires(eng_step0(e));
     const struct npu_state *st = eng_state(e);
-    const float want[9] = { 0.0f, 15.0f, 14.0f, 0.0f, 0.0f, 18.0f, 9.0f, 9.0f, 1.0f };
+    const float want[9] = { 0.0f, 15.0f, 14.0f, 0.0f, 0.0f, 27.0f, 18.0f, 9.0f, 10.0f };
     for (int i = 0; i < 9; i++)
         assert_float_bits(st->mp[i], want[i]);
     expect_no_fires(eng_step0(e));           /* nothing is sent twice */
