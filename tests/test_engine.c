@@ -402,6 +402,41 @@ static void test_step3_range_stimuli(void **state)
     npu_net_free(net);
 }
 
+/* 3: a random range picks exactly the neurons of npu_fx_pick_hash in
+ * [first, first + count), on a range that starts and ends inside a bitmap
+ * word, in a network small enough for the CPU's table of the hash's first
+ * half and in one above its 2^18 neurons, which hashes twice. */
+static void check_random_picks(uint32_t n)
+{
+    struct npu_area a = area_at(0, n);
+    a.threshold = 1e30f;
+    set_leak(&a, 0.5f);
+    struct npu_net *net = build(&a, 1, NULL, 0);
+    struct eng *e = eng_open(net, 0);
+    const uint32_t key = 0x2545f491u, third = 0x55555555u, first = n / 3 + 7;
+    const struct npu_inject_range r[] = {
+        { .first = first, .count = n - first - 5, .key = key, .threshold = third, .q = 6 * Q1 },
+    };
+    expect_no_fires(eng_step_ranges(e, NULL, 0, r, 1));
+    const struct npu_state *st = eng_state(e);
+    uint32_t picks = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        bool picked = i >= first && i < n - 5 && npu_fx_pick_hash(key, i) < third;
+        picks += picked;
+        assert_float_bits(st->mp[i], picked ? 3.0f : 0.0f);
+    }
+    assert_true(picks > (n - first) / 4 && picks < (n - first) / 2);
+    eng_close(e);
+    npu_net_free(net);
+}
+
+static void test_step3_random_picks(void **state)
+{
+    (void)state;
+    check_random_picks(1000);
+    check_random_picks((1u << 18) + 100);
+}
+
 /* 3 + FCL: two stimuli on the same neuron in the same burst add up. */
 static void test_sensory_two_stimuli_add(void **state)
 {
@@ -2027,6 +2062,7 @@ int main(void)
         cmocka_unit_test(test_step2_clear),
         cmocka_unit_test(test_step3_sensory),
         cmocka_unit_test(test_step3_range_stimuli),
+        cmocka_unit_test(test_step3_random_picks),
         cmocka_unit_test(test_sensory_two_stimuli_add),
         cmocka_unit_test(test_step4_power),
         cmocka_unit_test(test_power_zero_is_off),
