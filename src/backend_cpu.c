@@ -47,7 +47,13 @@
  * per-thread fire queues concatenated in range order are ordered by id, so
  * every thread count gives the same bits.  One thread is the plain
  * transcription: its range is the whole network.  Threads sync once per
- * burst (after step 6), then the caller's thread copies the fires out. */
+ * burst (after step 6), then the caller's thread copies the fires out.
+ *
+ * Where step 5 adds only into small 16-bit units (split_sources), the
+ * threads split the fired sources instead: each propagates its own
+ * range's fires, whole rows, into its own copy of the units, and after a
+ * second barrier each adds the copies for its range (fold_units).  Whole
+ * integer sums again, so the same bits. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +78,10 @@
 /* Below this many neurons per thread a burst is a few microseconds of work
  * and waking a second thread costs more than it saves. */
 #define MIN_NEURONS_PER_THREAD 32768
+/* The same where the threads split the sources (split_sources): two
+ * threads lost at 1000 and 2000 neurons, were about even at 5000 and won
+ * at 10k (30 against 43 us). */
+#define MIN_NEURONS_PER_SPLIT_THREAD 4096
 /* Rounds a barrier waiter polls before it sleeps on the condition variable. */
 #define BARRIER_SPINS 20000
 /* Propagation prefetches FCL sums only when they outgrow this (a core's
@@ -86,6 +96,9 @@
  * faster.  At 1M the 4 MB table gave no clear gain (5 of 8 pairs), so
  * larger networks hash twice rather than hold 4 more bytes a neuron. */
 #define PICK_PRE_MAX_NEURONS (1u << 18)
+/* The largest 16-bit units for which the workers split the sources
+ * (split_sources): each adds into its own copy of all of them. */
+#define SPLIT_SOURCES_MAX_BYTES (256u << 10)
 /* How many fired sources ahead propagation prefetches a row. */
 #define ROW_PREFETCH_AHEAD 4
 #define CACHE_LINE 64
@@ -131,6 +144,8 @@ struct worker {
     _Alignas(CACHE_LINE) struct cpu_backend *c;
     uint32_t index;
     uint32_t lo, hi;
+    uint16_t *units16;    /* with u16: the units this worker adds into (c->units16, or
+                           * with split_sources its own copy) */
     struct fireq q[2];    /* fires of the even and odd bursts */
     pthread_t thread;
     bool started;
@@ -172,6 +187,10 @@ struct cpu_backend {
                                     * narrow, the sums hold only stimuli and divided
                                     * contributions, so most words' are all zero) */
     uint16_t *units16;             /* with u16: the units in 16 bits, zero outside a burst */
+    bool split_sources;            /* with u16: workers split the fired sources, not the
+                                    * targets (see fold_units) */
+    struct zeroed more_mem;        /* with split_sources: workers 1.. 's copies of units16 */
+    int split_mode;                /* NPUSIM_CPU_SPLIT: 0 auto, 1 targets, 2 sources */
     bool narrow;                   /* uniform contributions go to units, not sum */
     uint32_t u16_room;             /* with u16: 65535 - the synapses' bound, the units a burst's
                                     * range stimuli may add (ranges_fit_units) */
@@ -315,6 +334,11 @@ static inline void row_slice(const struct cpu_backend *c, const struct worker *w
     const struct npu_net *net = c->net;
     uint32_t r0 = net->syn_off[s], r1 = net->syn_off[s + 1];
     uint32_t v = w->index, nb = c->n_workers - 1;
+    if (c->split_sources) {
+        *e = r0;
+        *end = r1;
+        return;
+    }
     if (c->row_split) {
         const uint16_t *sp = c->row_split + (size_t)s * nb;
         *e = v > 0 ? r0 + sp[v - 1] : r0;
@@ -327,8 +351,8 @@ static inline void row_slice(const struct cpu_backend *c, const struct worker *w
 
 /* Step 5 for one fired source s of area ar, restricted to the synapses
  * [e, end) of its row (a worker's slice). */
-static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, uint32_t ar,
-                             float fire_mp, uint32_t e, uint32_t end)
+static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint16_t *u16, uint32_t s,
+                             uint32_t ar, float fire_mp, uint32_t e, uint32_t end)
 {
     const struct npu_net *net = c->net;
     const struct npu_area *a = &net->areas[ar];
@@ -343,7 +367,7 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint32_t s, 
         /* Every contribution here is excitatory, not mp-driven and fits
          * (npu_fx_units_fit_u16): no sign, no tag, no candidate bit, and
          * a target word is its id (no inhibitory bit to mask off). */
-        uint16_t *u = c->units16;
+        uint16_t *u = u16;
         if (cw != NO_CONST_WP) {
             const uint16_t mag = (uint16_t)((cw & 0xff) * (cw >> 8));
             if (c->prefetch_sums)
@@ -852,12 +876,29 @@ static bool ranges_fit_units(const struct cpu_backend *c, const struct npu_injec
 
 /* A range stimulus's add: ru units into the 16-bit units where the burst's
  * ranges fit them (ranges_fit_units), else q into the FCL. */
-static inline void range_add(struct cpu_backend *c, uint64_t *cand, uint32_t i, int64_t q, uint16_t ru)
+static inline void range_add(struct cpu_backend *c, uint64_t *cand, uint16_t *u16, uint32_t i,
+                             int64_t q, uint16_t ru)
 {
     if (ru)
-        c->units16[i] = (uint16_t)(c->units16[i] + ru);
+        u16[i] = (uint16_t)(u16[i] + ru);
     else
         fcl_add(c->sum, c->sum_live, cand, i, q);
+}
+
+/* With split_sources, worker w's range of every other worker's units
+ * added into c->units16, and zeroed for the next burst.  The sums are of
+ * whole units and each is at most the 16-bit bound's total, so the order
+ * of the adds does not matter. */
+static void fold_units(struct cpu_backend *c, const struct worker *w)
+{
+    uint16_t *restrict u = c->units16;
+    for (uint32_t v = 1; v < c->n_workers; v++) {
+        uint16_t *restrict o = c->w[v].units16;
+        for (uint32_t i = w->lo; i < w->hi; i++) {
+            u[i] = (uint16_t)(u[i] + o[i]);
+            o[i] = 0;
+        }
+    }
 }
 
 /* Burst b, the batch's j-th, for the neurons of worker w.  The fires of
@@ -867,8 +908,11 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
 {
     const struct npu_net *net = c->net;
     const uint32_t lo = w->lo, hi = w->hi;
-    if (lo >= hi)
+    if (lo >= hi) {
+        if (c->split_sources)
+            barrier_wait(&c->bar);   /* the others wait there for every worker */
         return;
+    }
     uint64_t *cand = c->cand[b & 1], *prev_cand = c->cand[(b - 1) & 1];
 
     /* 1. reset and 2. clear: see the walk of step 6; the sums are already 0. */
@@ -885,7 +929,7 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
             const uint16_t ru = to_units ? (uint16_t)(r->q >> NPU_Q_SHIFT) : 0;
             if (r->all) {
                 for (uint32_t i = first; i < last; i++)
-                    range_add(c, cand, i, r->q, ru);
+                    range_add(c, cand, w->units16, i, r->q, ru);
                 continue;
             }
             uint8_t picked[PICK_BLOCK];
@@ -895,7 +939,8 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 memset(picked + n, 0, PICK_BLOCK - n);
                 for (uint32_t k0 = 0; k0 < n; k0 += WORD_BITS)
                     for (uint64_t m = flags_mask(picked + k0); m; m &= m - 1)
-                        range_add(c, cand, i0 + k0 + (uint32_t)__builtin_ctzll(m), r->q, ru);
+                        range_add(c, cand, w->units16, i0 + k0 + (uint32_t)__builtin_ctzll(m), r->q,
+                                  ru);
             }
         }
     }
@@ -913,6 +958,8 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
     /* 5. propagate last burst's fires (every worker's queue, in any order:
      * the sums are exact) */
     for (uint32_t v = 0; v < c->n_workers; v++) {
+        if (c->split_sources && v != w->index)
+            continue;   /* its own fires only, whole rows, into its own units */
         /* in locals: the loop's stores could alias them, and re-reading
          * another worker's queue header each time costs cache traffic */
         const uint32_t n_fired = c->w[v].q[(b - 1) & 1].n;
@@ -950,8 +997,12 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                 ar_end = net->areas[ar].base + net->areas[ar].count;
             }
             row_slice(c, w, s, &e, &end);
-            propagate_source(c, cand, s, ar, fired_mp[f], e, end);
+            propagate_source(c, cand, w->units16, s, ar, fired_mp[f], e, end);
         }
+    }
+    if (c->split_sources) {
+        barrier_wait(&c->bar);   /* every worker's adds are in */
+        fold_units(c, w);
     }
 
     /* 6. dynamics, candidates in id order, after step 1's reset of the
@@ -1176,14 +1227,16 @@ static void stop_workers(struct cpu_backend *c)
 }
 
 /* Splits [0, n) into ranges of whole bitmap words, one per worker, and
- * starts the threads; worker 0 is the caller's thread. */
-static int start_workers(struct cpu_backend *c, uint32_t n, struct npu_err *err)
+ * starts the threads (with want_threads 0, one per CPU but at least
+ * min_per_thread neurons each); worker 0 is the caller's thread. */
+static int start_workers(struct cpu_backend *c, uint32_t n, uint32_t min_per_thread,
+                         struct npu_err *err)
 {
     uint32_t t = c->want_threads;
     if (t == 0) {
         long cpus = sysconf(_SC_NPROCESSORS_ONLN);
         t = cpus > 0 ? (uint32_t)cpus : 1;
-        uint32_t useful = n / MIN_NEURONS_PER_THREAD;
+        uint32_t useful = n / min_per_thread;
         t = min_u32(t, useful > 0 ? useful : 1);
     }
     t = min_u32(min_u32(t, MAX_THREADS), c->n_words);
@@ -1264,7 +1317,7 @@ static int make_row_splits(struct cpu_backend *c, struct npu_err *err)
     const struct npu_net *net = c->net;
     uint32_t nb = c->n_workers - 1;
     c->row_split = NULL;
-    if (nb == 0)
+    if (nb == 0 || c->split_sources)
         return NPU_OK;
     for (uint32_t s = 0; s < net->n_neurons; s++)
         if (net->syn_off[s + 1] - net->syn_off[s] > UINT16_MAX)
@@ -1285,6 +1338,51 @@ static int make_row_splits(struct cpu_backend *c, struct npu_err *err)
     return NPU_OK;
 }
 
+/* Whether the workers split the fired sources instead of the targets
+ * (split_sources), and their copies of the units if so.  Each worker then
+ * propagates its own fires, whole rows, into a copy of all the units,
+ * and after a barrier adds the others' copies for its range into
+ * c->units16 (fold_units).  Every row is then read by one worker, not
+ * partly by each: with target splits both paid about 25 ns for every
+ * fired row, so a second thread did not pay at 10k.  Only where step 5
+ * adds nothing but 16-bit units (every row uniform), since the int64
+ * sums and the candidate bits have one writer per range, and only where
+ * a copy is small, since each worker's adds then range over all of it. */
+static bool sources_splittable(const struct cpu_backend *c)
+{
+    const struct npu_net *net = c->net;
+    size_t n = (size_t)c->n_words * WORD_BITS;
+    if (!c->u16 || c->split_mode == 1 ||
+        (c->split_mode == 0 && n * sizeof(uint16_t) > SPLIT_SOURCES_MAX_BYTES))
+        return false;
+    for (uint32_t a = 0; a < net->n_areas; a++) {
+        const struct npu_area *ar = &net->areas[a];
+        for (uint32_t s = ar->base; !ar->psp_uniform && s < ar->base + ar->count; s++)
+            if (net->syn_off[s + 1] - net->syn_off[s] > 1)
+                return false;   /* a divided row: into the int64 sums */
+    }
+    return true;
+}
+
+/* Sets split_sources, where sources_splittable said so, and there are
+ * threads, and the workers' copies of the units. */
+static int split_sources(struct cpu_backend *c, bool splittable, struct npu_err *err)
+{
+    size_t n = (size_t)c->n_words * WORD_BITS;
+    c->split_sources = splittable && c->n_workers > 1;
+    for (uint32_t v = 0; v < c->n_workers; v++)
+        c->w[v].units16 = c->units16;
+    if (!c->split_sources)
+        return NPU_OK;
+    uint16_t *more = alloc_zeroed(&c->more_mem, (c->n_workers - 1) * n * sizeof(uint16_t));
+    if (!more)
+        return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the threads' units of %u neurons",
+                           c->net->n_neurons);
+    for (uint32_t v = 1; v < c->n_workers; v++)
+        c->w[v].units16 = more + (v - 1) * n;
+    return NPU_OK;
+}
+
 static void free_arrays(struct cpu_backend *c)
 {
     stop_workers(c);
@@ -1293,6 +1391,8 @@ static void free_arrays(struct cpu_backend *c)
     free(c->cfc);
     free_zeroed(&c->sum_mem);
     free_zeroed(&c->units_mem);
+    free_zeroed(&c->more_mem);
+    c->split_sources = false;
     c->sum = NULL;
     c->units = NULL;
     c->units16 = NULL;
@@ -1392,14 +1492,22 @@ static int cpu_upload(struct npu_backend *be, const struct npu_net *net,
         bool has_rows = net->syn_off[ar->base + ar->count] > net->syn_off[ar->base];
         c->any_var_wp |= has_rows && c->area_wp[a] == NO_CONST_WP;
     }
-    int rc = start_workers(c, net->n_neurons, err);
+    const bool splittable = sources_splittable(c);
+    int rc = start_workers(c, net->n_neurons,
+                           splittable ? MIN_NEURONS_PER_SPLIT_THREAD : MIN_NEURONS_PER_THREAD, err);
     if (rc) {
         free_arrays(c);
         return rc;
     }
-    /* each worker adds into its own range of the sums */
+    rc = split_sources(c, splittable, err);
+    if (rc) {
+        free_arrays(c);
+        return rc;
+    }
+    /* each worker adds into its own range of the sums, or with
+     * split_sources into its whole copy of the units */
     c->prefetch_sums = n * (c->u16 ? sizeof(uint16_t) : c->narrow ? sizeof(int32_t) : sizeof(uint64_t)) /
-                       c->n_workers > PREFETCH_SUMS_BYTES;
+                       (c->split_sources ? 1 : c->n_workers) > PREFETCH_SUMS_BYTES;
     rc = make_row_splits(c, err);
     if (rc) {
         free_arrays(c);
@@ -1469,6 +1577,16 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
     /* NPUSIM_CPU_UNITS=off sums everything in int64, =int32 in plain int32
      * units (never tagged), =tagged in tagged int32 units (never 16 bits),
      * so the engine tests hold each path to every rule as well. */
+    /* NPUSIM_CPU_SPLIT=targets or =sources: how threads share step 5,
+     * whatever the size, so the tests run both */
+    const char *split = getenv("NPUSIM_CPU_SPLIT");
+    c->split_mode = !split || !*split ? 0 : strcmp(split, "targets") == 0 ? 1
+                    : strcmp(split, "sources") == 0 ? 2 : -1;
+    if (c->split_mode < 0) {
+        free(c);
+        return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_SPLIT is '%s', not targets or sources",
+                           split);
+    }
     const char *units = getenv("NPUSIM_CPU_UNITS");
     c->units_mode = !units || !*units ? 0 : strcmp(units, "off") == 0 ? 1
                   : strcmp(units, "int32") == 0 ? 2 : strcmp(units, "tagged") == 0 ? 3 : -1;

@@ -152,7 +152,8 @@ def testing_knobs_refuse_bad_values():
     # the environment's testing knobs take only their documented values:
     # anything else is a usage error that names the variable
     for var, bad in (("NPUSIM_CPU_DENSE", "sometimes"), ("NPUSIM_CPU_UNITS", "int8"),
-                     ("NPUSIM_CPU_ISA", "sse9"), ("NPUSIM_GEN_THREADS", "0"),
+                     ("NPUSIM_CPU_ISA", "sse9"), ("NPUSIM_CPU_SPLIT", "neurons"),
+                     ("NPUSIM_GEN_THREADS", "0"),
                      ("NPUSIM_GEN_THREADS", "2x")):
         old = os.environ.get(var)
         os.environ[var] = bad

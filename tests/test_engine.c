@@ -1555,7 +1555,7 @@ static uint64_t lcg(uint64_t *s)
 /* A busy network that uses every feature, and its stimuli. */
 /* excitatory: no inhibitory synapse and no mp-driven psp, so that the CPU
  * sums the uniform input in 16-bit units */
-static struct npu_net *busy_net_kind(uint64_t seed, bool excitatory)
+static struct npu_net *busy_net_kind(uint64_t seed, bool excitatory, bool divided)
 {
     enum { NA = 4, PER = 80 };
     struct npu_area a[NA];
@@ -1563,7 +1563,7 @@ static struct npu_net *busy_net_kind(uint64_t seed, bool excitatory)
         a[k] = area_at(k * PER, PER);
     set_leak(&a[0], 0.1f);
     a[0].refractory = 1;
-    a[0].psp_uniform = false;
+    a[0].psp_uniform = !divided;
     a[1].threshold = 2.5f;
     a[1].threshold_limit = 9.0f;
     a[1].has_limit = true;
@@ -1604,7 +1604,7 @@ static struct npu_net *busy_net_kind(uint64_t seed, bool excitatory)
 
 static struct npu_net *busy_net(uint64_t seed)
 {
-    return busy_net_kind(seed, false);
+    return busy_net_kind(seed, false, true);
 }
 
 struct sched {
@@ -1774,29 +1774,38 @@ static void test_batching_invariant(void **state)
     npu_net_free(net);
 }
 
-#define MAX_RUNS 4
-
 /* Runs sc on net (power 0.375) with each of the n thread counts, at the
- * matching batch size, and asserts that every run gives the first's fires
- * and state, and that the first has more than 1000 fires. */
+ * matching batch size, under each NPUSIM_CPU_SPLIT, and asserts that every
+ * run gives the first's fires and state, and that the first has more than
+ * 1000 fires. */
 static void assert_thread_counts_agree(const struct npu_net *net, const struct sched *sc,
                                        const uint32_t *threads, const uint32_t *batches, int n)
 {
-    struct trace t[MAX_RUNS];
-    struct npu_state st[MAX_RUNS];
-    assert_true(n <= MAX_RUNS);
-    for (int k = 0; k < n; k++) {
-        struct eng *e = eng_open_threads(net, QOF(0.375), threads[k]);
-        t[k] = run_batched(e->be, sc, batches[k], &st[k]);
-        eng_close(e);
+    /* each thread count with each way the CPU's threads may share step 5
+     * (split by targets, or by sources where the units allow it) */
+    static const char *const splits[] = { "", "targets", "sources" };
+    struct trace t0, t;
+    struct npu_state st0, st;
+    for (size_t m = 0; m < sizeof(splits) / sizeof(splits[0]); m++) {
+        setenv("NPUSIM_CPU_SPLIT", splits[m], 1);
+        for (int k = 0; k < n; k++) {
+            struct eng *e = eng_open_threads(net, QOF(0.375), threads[k]);
+            t = run_batched(e->be, sc, batches[k], &st);
+            eng_close(e);
+            if (m == 0 && k == 0) {
+                assert_true(t.n > 1000);
+                t0 = t;
+                st0 = st;
+                continue;
+            }
+            assert_same_run(&t0, &st0, &t, &st);
+            free(t.rec);
+            npu_state_free(&st);
+        }
     }
-    assert_true(t[0].n > 1000);
-    for (int k = 1; k < n; k++)
-        assert_same_run(&t[0], &st[0], &t[k], &st[k]);
-    for (int k = 0; k < n; k++) {
-        free(t[k].rec);
-        npu_state_free(&st[k]);
-    }
+    unsetenv("NPUSIM_CPU_SPLIT");
+    free(t0.rec);
+    npu_state_free(&st0);
 }
 
 /* Candidates are independent and FCL sums exact, so the thread count of
@@ -1820,9 +1829,25 @@ static void test_thread_count_invariant(void **state)
 static void test_thread_count_excitatory(void **state)
 {
     (void)state;
-    struct npu_net *net = busy_net_kind(15, true);
+    struct npu_net *net = busy_net_kind(15, true, true);
     struct sched sc = busy_sched(net->n_neurons, 300, 16);
     sched_add_ranges(&sc, net->n_neurons, 80, 17);
+    static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
+    assert_thread_counts_agree(net, &sc, threads, batches, 4);
+    sched_free(&sc);
+    npu_net_free(net);
+}
+
+/* The same where no row is divided either: the CPU's threads may then
+ * split the fired sources instead of the targets, each adding into its
+ * own copy of the 16-bit units, and the copies are summed after a
+ * barrier (NPUSIM_CPU_SPLIT=sources, the automatic choice at this size). */
+static void test_thread_count_split_sources(void **state)
+{
+    (void)state;
+    struct npu_net *net = busy_net_kind(18, true, false);
+    struct sched sc = busy_sched(net->n_neurons, 300, 19);
+    sched_add_ranges(&sc, net->n_neurons, 80, 20);
     static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
     assert_thread_counts_agree(net, &sc, threads, batches, 4);
     sched_free(&sc);
@@ -2097,6 +2122,7 @@ int main(void)
         cmocka_unit_test(test_determinism),
         cmocka_unit_test(test_thread_count_invariant),
         cmocka_unit_test(test_thread_count_excitatory),
+        cmocka_unit_test(test_thread_count_split_sources),
         cmocka_unit_test(test_thread_count_long_row),
         cmocka_unit_test(test_reference_model),
     };
