@@ -99,6 +99,8 @@
 /* The largest 16-bit units for which the workers split the sources
  * (split_sources): each adds into its own copy of all of them. */
 #define SPLIT_SOURCES_MAX_BYTES (256u << 10)
+/* Fires a worker claims at a time with split_sources. */
+#define SPLIT_CHUNK 32
 /* How many fired sources ahead propagation prefetches a row. */
 #define ROW_PREFETCH_AHEAD 4
 #define CACHE_LINE 64
@@ -232,6 +234,9 @@ struct cpu_backend {
 
     uint32_t n_workers;            /* 1: no extra threads */
     bool threads_running;
+    /* with split_sources: the next unclaimed fire of the even and odd
+     * bursts' step 5, on a line of its own (every worker writes it) */
+    _Alignas(CACHE_LINE) atomic_uint claim[2];
     struct worker w[MAX_THREADS];
     struct barrier bar;
     struct batch_job job;
@@ -901,6 +906,53 @@ static void fold_units(struct cpu_backend *c, const struct worker *w)
     }
 }
 
+/* Step 5 for the fires [f0, f1) of queue q (burst b-1's fires of one
+ * worker's range), into worker w's part of the FCL. */
+static void propagate_fires(struct cpu_backend *c, const struct worker *w, uint64_t *cand,
+                            const struct fireq *q, uint32_t f0, uint32_t f1)
+{
+    const struct npu_net *net = c->net;
+    /* in locals: the loop's stores could alias them, and re-reading
+     * another worker's queue header each time costs cache traffic */
+    const uint32_t n_fired = f1;   /* the loop's end, for the prefetch tests */
+    const uint32_t *fired_id = q->id;
+    const float *fired_mp = q->mp;
+    /* The queue is ordered by id and areas are id ranges: the source's
+     * area by walking them, not from area_of, whose entry for a random
+     * source was a cache miss (7% of a 1M burst's samples). */
+    uint32_t ar = 0, ar_end = net->n_areas ? net->areas[0].base + net->areas[0].count : 0;
+    for (uint32_t f = f0; f < n_fired; f++) {
+        /* Rows lie at random in a large array: ask for a later
+         * source's row (and, before that, its offset and split)
+         * early, only this worker's slice of it where the splits
+         * say where that is. */
+        if (f + 2 * ROW_PREFETCH_AHEAD < n_fired) {
+            uint32_t s = fired_id[f + 2 * ROW_PREFETCH_AHEAD];
+            __builtin_prefetch(&net->syn_off[s]);
+            if (c->row_split)
+                __builtin_prefetch(&c->row_split[(size_t)s * (c->n_workers - 1)]);
+        }
+        if (f + ROW_PREFETCH_AHEAD < n_fired) {
+            uint32_t s = fired_id[f + ROW_PREFETCH_AHEAD];
+            uint32_t p0 = net->syn_off[s], p1 = net->syn_off[s + 1];
+            if (c->row_split)
+                row_slice(c, w, s, &p0, &p1);
+            prefetch_lines(&net->syn_target[p0], &net->syn_target[p1]);
+            /* a constant-weight row's words are not read; the area
+             * lookup, a miss at 1M, only where some rows have them */
+            if (c->any_var_wp && c->area_wp[net->area_of[s]] == NO_CONST_WP)
+                prefetch_lines(&net->syn_wp[p0], &net->syn_wp[p1]);
+        }
+        uint32_t s = fired_id[f], e, end;
+        while (s >= ar_end) {
+            ar++;
+            ar_end = net->areas[ar].base + net->areas[ar].count;
+        }
+        row_slice(c, w, s, &e, &end);
+        propagate_source(c, cand, w->units16, s, ar, fired_mp[f], e, end);
+    }
+}
+
 /* Burst b, the batch's j-th, for the neurons of worker w.  The fires of
  * burst b-1 are in every worker's q[(b - 1) & 1]. */
 static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_inject *in, uint32_t j,
@@ -957,51 +1009,36 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
 
     /* 5. propagate last burst's fires (every worker's queue, in any order:
      * the sums are exact) */
-    for (uint32_t v = 0; v < c->n_workers; v++) {
-        if (c->split_sources && v != w->index)
-            continue;   /* its own fires only, whole rows, into its own units */
-        /* in locals: the loop's stores could alias them, and re-reading
-         * another worker's queue header each time costs cache traffic */
-        const uint32_t n_fired = c->w[v].q[(b - 1) & 1].n;
-        const uint32_t *fired_id = c->w[v].q[(b - 1) & 1].id;
-        const float *fired_mp = c->w[v].q[(b - 1) & 1].mp;
-        /* The queue is ordered by id and areas are id ranges: the source's
-         * area by walking them, not from area_of, whose entry for a random
-         * source was a cache miss (7% of a 1M burst's samples). */
-        uint32_t ar = 0, ar_end = net->n_areas ? net->areas[0].base + net->areas[0].count : 0;
-        for (uint32_t f = 0; f < n_fired; f++) {
-            /* Rows lie at random in a large array: ask for a later
-             * source's row (and, before that, its offset and split)
-             * early, only this worker's slice of it where the splits
-             * say where that is. */
-            if (f + 2 * ROW_PREFETCH_AHEAD < n_fired) {
-                uint32_t s = fired_id[f + 2 * ROW_PREFETCH_AHEAD];
-                __builtin_prefetch(&net->syn_off[s]);
-                if (c->row_split)
-                    __builtin_prefetch(&c->row_split[(size_t)s * (c->n_workers - 1)]);
+    if (c->split_sources) {
+        /* Chunks of all the fires, claimed as they are done: the two
+         * vCPUs of the benchmark machine ran one thread at 26 and 43 us,
+         * so with equal shares the faster one waited at the barrier. */
+        atomic_uint *next = &c->claim[b & 1];
+        uint32_t total = 0;
+        for (uint32_t v = 0; v < c->n_workers; v++)
+            total += c->w[v].q[(b - 1) & 1].n;
+        const uint32_t chunk = max_u32(SPLIT_CHUNK, total / (8 * c->n_workers));
+        for (;;) {
+            uint32_t k0 = atomic_fetch_add_explicit(next, chunk, memory_order_relaxed);
+            if (k0 >= total)
+                break;
+            uint32_t k1 = min_u32(k0 + chunk, total), seen = 0;
+            for (uint32_t v = 0; v < c->n_workers && seen < k1; v++) {
+                uint32_t n_queue = c->w[v].q[(b - 1) & 1].n;
+                if (seen + n_queue > k0)
+                    propagate_fires(c, w, cand, &c->w[v].q[(b - 1) & 1], max_u32(k0, seen) - seen,
+                                    min_u32(k1 - seen, n_queue));
+                seen += n_queue;
             }
-            if (f + ROW_PREFETCH_AHEAD < n_fired) {
-                uint32_t s = fired_id[f + ROW_PREFETCH_AHEAD];
-                uint32_t p0 = net->syn_off[s], p1 = net->syn_off[s + 1];
-                if (c->row_split)
-                    row_slice(c, w, s, &p0, &p1);
-                prefetch_lines(&net->syn_target[p0], &net->syn_target[p1]);
-                /* a constant-weight row's words are not read; the area
-                 * lookup, a miss at 1M, only where some rows have them */
-                if (c->any_var_wp && c->area_wp[net->area_of[s]] == NO_CONST_WP)
-                    prefetch_lines(&net->syn_wp[p0], &net->syn_wp[p1]);
-            }
-            uint32_t s = fired_id[f], e, end;
-            while (s >= ar_end) {
-                ar++;
-                ar_end = net->areas[ar].base + net->areas[ar].count;
-            }
-            row_slice(c, w, s, &e, &end);
-            propagate_source(c, cand, w->units16, s, ar, fired_mp[f], e, end);
         }
+    } else {
+        for (uint32_t v = 0; v < c->n_workers; v++)
+            propagate_fires(c, w, cand, &c->w[v].q[(b - 1) & 1], 0, c->w[v].q[(b - 1) & 1].n);
     }
     if (c->split_sources) {
         barrier_wait(&c->bar);   /* every worker's adds are in */
+        if (w->index == 0)       /* not claimed again before burst b + 2 */
+            atomic_store_explicit(&c->claim[b & 1], 0, memory_order_relaxed);
         fold_units(c, w);
     }
 
@@ -1370,6 +1407,8 @@ static int split_sources(struct cpu_backend *c, bool splittable, struct npu_err 
 {
     size_t n = (size_t)c->n_words * WORD_BITS;
     c->split_sources = splittable && c->n_workers > 1;
+    atomic_init(&c->claim[0], 0);
+    atomic_init(&c->claim[1], 0);
     for (uint32_t v = 0; v < c->n_workers; v++)
         c->w[v].units16 = c->units16;
     if (!c->split_sources)
