@@ -132,6 +132,11 @@ typedef uint64_t dynamics_word_fn(struct cpu_backend *c, const struct npu_area *
  * the units of neuron i0 + k are not 0. */
 typedef uint64_t nonzero_lanes_fn(const struct cpu_backend *c, uint32_t i0);
 
+/* A random stimulus's picks of [first, first + n) as 64-bit masks
+ * (pick_masks_c). */
+typedef void pick_masks_fn(uint32_t key, uint32_t threshold, uint32_t first, uint32_t n,
+                           const uint32_t *pick_pre, uint64_t *masks);
+
 /* A zeroed array, on huge pages when large (see alloc_zeroed). */
 struct zeroed {
     void *p;
@@ -209,6 +214,7 @@ struct cpu_backend {
                                     * (never tagged), 3 tagged (int32, never 16 bits), for
                                     * the tests */
     dynamics_word_fn *dynamics_word;   /* dynamics_word_c or a vector version */
+    pick_masks_fn *pick_masks;         /* pick_masks_c or a vector version */
     nonzero_lanes_fn *nonzero_lanes;   /* nonzero_lanes_c or a vector version */
     uint32_t *area_wp;             /* per area: the weight | psp << 8 word of all its
                                     * synapses (npu_net_area_wp), or NO_CONST_WP */
@@ -724,7 +730,7 @@ static uint64_t dynamics_word_c(struct cpu_backend *c, const struct npu_area *a,
 }
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
-#define HAVE_DYNAMICS_WORD_AVX512 1
+#define HAVE_CPU_AVX512 1
 #include <immintrin.h>
 
 /* 16 lanes of the plain rules of step 6, from i0 (see dynamics_word_plain). */
@@ -859,6 +865,55 @@ static void pick_flags(uint32_t key, uint32_t threshold, uint32_t first, uint32_
     }
 }
 
+/* The picks of [first, first + n), n <= PICK_BLOCK, as masks: bit k of
+ * masks[j] for neuron first + 64 j + k, none past n. */
+static void pick_masks_c(uint32_t key, uint32_t threshold, uint32_t first, uint32_t n,
+                         const uint32_t *pick_pre, uint64_t *masks)
+{
+    uint8_t picked[PICK_BLOCK];
+    pick_flags(key, threshold, first, n, pick_pre, picked);
+    memset(picked + n, 0, PICK_BLOCK - n);
+    for (uint32_t k0 = 0; k0 < n; k0 += WORD_BITS)
+        masks[k0 / WORD_BITS] = flags_mask(picked + k0);
+}
+
+#ifdef HAVE_CPU_AVX512
+/* npu_fx_pcg on 16 lanes */
+__attribute__((target("arch=x86-64-v4"), always_inline))
+static inline __m512i pcg_lanes(__m512i x)
+{
+    __m512i s = _mm512_add_epi32(_mm512_mullo_epi32(x, _mm512_set1_epi32(747796405)),
+                                 _mm512_set1_epi32((int32_t)2891336453u));
+    __m512i sh = _mm512_add_epi32(_mm512_srli_epi32(s, 28), _mm512_set1_epi32(4));
+    __m512i w = _mm512_mullo_epi32(_mm512_xor_si512(_mm512_srlv_epi32(s, sh), s),
+                                   _mm512_set1_epi32(277803737));
+    return _mm512_xor_si512(_mm512_srli_epi32(w, 22), w);
+}
+
+/* pick_masks_c with the compares straight into masks: the portable one's
+ * flags and their packing were 5% of a 10k burst's samples. */
+__attribute__((target("arch=x86-64-v4")))
+static void pick_masks_avx512(uint32_t key, uint32_t threshold, uint32_t first, uint32_t n,
+                              const uint32_t *pick_pre, uint64_t *masks)
+{
+    const __m512i vkey = _mm512_set1_epi32((int32_t)key), vthr = _mm512_set1_epi32((int32_t)threshold);
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (uint32_t k0 = 0; k0 < n; k0 += WORD_BITS) {
+        uint64_t m = 0;
+        for (uint32_t j = 0; j < WORD_BITS && k0 + j < n; j += 16) {
+            uint32_t left = n - (k0 + j);
+            __mmask16 valid = left >= 16 ? 0xffff : (__mmask16)((1u << left) - 1);
+            uint32_t i = first + k0 + j;
+            __m512i h = pick_pre ? _mm512_maskz_loadu_epi32(valid, pick_pre + i)
+                                 : pcg_lanes(_mm512_add_epi32(_mm512_set1_epi32((int32_t)i), lane));
+            h = pcg_lanes(_mm512_xor_si512(h, vkey));
+            m |= (uint64_t)_mm512_mask_cmplt_epu32_mask(valid, h, vthr) << j;
+        }
+        masks[k0 / WORD_BITS] = m;
+    }
+}
+#endif
+
 /* Whether burst j's range stimuli go into the 16-bit units: each a whole,
  * positive number of units (so a touched word is still never 0), and all
  * of them together, which one neuron may get, within the room the
@@ -984,13 +1039,12 @@ static void run_burst(struct cpu_backend *c, struct worker *w, const struct npu_
                     range_add(c, cand, w->units16, i, r->q, ru);
                 continue;
             }
-            uint8_t picked[PICK_BLOCK];
+            uint64_t picked[PICK_BLOCK / WORD_BITS];
             for (uint32_t i0 = first; i0 < last; i0 += PICK_BLOCK) {
                 uint32_t n = min_u32(PICK_BLOCK, last - i0);
-                pick_flags(r->key, r->threshold, i0, n, c->pick_pre, picked);
-                memset(picked + n, 0, PICK_BLOCK - n);
+                c->pick_masks(r->key, r->threshold, i0, n, c->pick_pre, picked);
                 for (uint32_t k0 = 0; k0 < n; k0 += WORD_BITS)
-                    for (uint64_t m = flags_mask(picked + k0); m; m &= m - 1)
+                    for (uint64_t m = picked[k0 / WORD_BITS]; m; m &= m - 1)
                         range_add(c, cand, w->units16, i0 + k0 + (uint32_t)__builtin_ctzll(m), r->q,
                                   ru);
             }
@@ -1591,11 +1645,13 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
     }
     c->dynamics_word = dynamics_word_c;
     c->nonzero_lanes = nonzero_lanes_c;
+    c->pick_masks = pick_masks_c;
     bool vector = false;
-#ifdef HAVE_DYNAMICS_WORD_AVX512
+#ifdef HAVE_CPU_AVX512
     if (!portable && cpu_has_avx512()) {
         c->dynamics_word = dynamics_word_avx512;
         c->nonzero_lanes = nonzero_lanes_avx512;
+        c->pick_masks = pick_masks_avx512;
         vector = true;
     }
 #endif
