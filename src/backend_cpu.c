@@ -49,8 +49,8 @@
  * transcription: its range is the whole network.  Threads sync once per
  * burst (after step 6), then the caller's thread copies the fires out.
  *
- * Where step 5 adds only into small 16-bit units (split_sources), the
- * threads split the fired sources instead: each propagates its own
+ * Where step 5 adds only into small 16-bit or tagged units
+ * (split_sources), the threads split the fired sources instead: each propagates its own
  * range's fires, whole rows, into its own copy of the units, and after a
  * second barrier each adds the copies for its range (fold_units).  Whole
  * integer sums again, so the same bits. */
@@ -96,8 +96,8 @@
  * faster.  At 1M the 4 MB table gave no clear gain (5 of 8 pairs), so
  * larger networks hash twice rather than hold 4 more bytes a neuron. */
 #define PICK_PRE_MAX_NEURONS (1u << 18)
-/* The largest 16-bit units for which the workers split the sources
- * (split_sources): each adds into its own copy of all of them. */
+/* The largest units (16-bit or tagged) for which the workers split the
+ * sources (split_sources): each adds into its own copy of all of them. */
 #define SPLIT_SOURCES_MAX_BYTES (256u << 10)
 /* Fires a worker claims at a time with split_sources. */
 #define SPLIT_CHUNK 32
@@ -151,8 +151,8 @@ struct worker {
     _Alignas(CACHE_LINE) struct cpu_backend *c;
     uint32_t index;
     uint32_t lo, hi;
-    uint16_t *units16;    /* with u16: the units this worker adds into (c->units16, or
-                           * with split_sources its own copy) */
+    uint16_t *units16;    /* the units this worker adds into: c->units16 and c->units, */
+    int32_t *units;       /* or with split_sources its own copy of the one in use */
     struct fireq q[2];    /* fires of the even and odd bursts */
     pthread_t thread;
     bool started;
@@ -362,8 +362,8 @@ static inline void row_slice(const struct cpu_backend *c, const struct worker *w
 
 /* Step 5 for one fired source s of area ar, restricted to the synapses
  * [e, end) of its row (a worker's slice). */
-static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint16_t *u16, uint32_t s,
-                             uint32_t ar, float fire_mp, uint32_t e, uint32_t end)
+static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint16_t *u16, int32_t *u32,
+                             uint32_t s, uint32_t ar, float fire_mp, uint32_t e, uint32_t end)
 {
     const struct npu_net *net = c->net;
     const struct npu_area *a = &net->areas[ar];
@@ -416,7 +416,7 @@ static void propagate_source(struct cpu_backend *c, uint64_t *cand, uint16_t *u1
          * (units_k) add 2^k as well and need no candidate bit: step 6
          * reads "touched" from the word.  One loop for both: cachegrind
          * counts the same instructions as for a separate copy of each. */
-        int32_t *units = c->units;
+        int32_t *units = u32;
         uint32_t mp_psp = a->mp_driven_psp ? npu_fx_psp_from_mp(fire_mp) : 0;
         const uint32_t tag = c->units_k ? UINT32_C(1) << c->units_k : 0;
         const bool mark = c->units_k == 0;
@@ -946,17 +946,25 @@ static inline void range_add(struct cpu_backend *c, uint64_t *cand, uint16_t *u1
 }
 
 /* With split_sources, worker w's range of every other worker's units
- * added into c->units16, and zeroed for the next burst.  The sums are of
- * whole units and each is at most the 16-bit bound's total, so the order
- * of the adds does not matter. */
+ * added into c->units16 or c->units, and zeroed for the next burst.  The
+ * sums are of whole units (tagged: each event's 2^k + c) within the
+ * units' bound, so the order of the adds does not matter. */
 static void fold_units(struct cpu_backend *c, const struct worker *w)
 {
-    uint16_t *restrict u = c->units16;
     for (uint32_t v = 1; v < c->n_workers; v++) {
-        uint16_t *restrict o = c->w[v].units16;
-        for (uint32_t i = w->lo; i < w->hi; i++) {
-            u[i] = (uint16_t)(u[i] + o[i]);
-            o[i] = 0;
+        if (c->u16) {
+            uint16_t *restrict u = c->units16, *restrict o = c->w[v].units16;
+            for (uint32_t i = w->lo; i < w->hi; i++) {
+                u[i] = (uint16_t)(u[i] + o[i]);
+                o[i] = 0;
+            }
+        } else {
+            /* tagged words add as the events did: mod 2^32, within the bound */
+            uint32_t *restrict u = (uint32_t *)c->units, *restrict o = (uint32_t *)c->w[v].units;
+            for (uint32_t i = w->lo; i < w->hi; i++) {
+                u[i] += o[i];
+                o[i] = 0;
+            }
         }
     }
 }
@@ -1004,7 +1012,7 @@ static void propagate_fires(struct cpu_backend *c, const struct worker *w, uint6
             ar_end = net->areas[ar].base + net->areas[ar].count;
         }
         row_slice(c, w, s, &e, &end);
-        propagate_source(c, cand, w->units16, s, ar, fired_mp[f], e, end);
+        propagate_source(c, cand, w->units16, w->units, s, ar, fired_mp[f], e, end);
     }
 }
 
@@ -1403,6 +1411,12 @@ static void *alloc_zeroed(struct zeroed *z, size_t bytes)
  * thread boundary here instead of one per fired source and boundary in
  * every burst.  None with one worker, or where a row is too long for the
  * 16-bit offsets (the bursts search instead). */
+/* The bytes of one neuron's units word. */
+static size_t units_bytes(const struct cpu_backend *c)
+{
+    return c->u16 ? sizeof(uint16_t) : sizeof(int32_t);
+}
+
 static int make_row_splits(struct cpu_backend *c, struct npu_err *err)
 {
     const struct npu_net *net = c->net;
@@ -1433,18 +1447,20 @@ static int make_row_splits(struct cpu_backend *c, struct npu_err *err)
  * (split_sources), and their copies of the units if so.  Each worker then
  * propagates its own fires, whole rows, into a copy of all the units,
  * and after a barrier adds the others' copies for its range into
- * c->units16 (fold_units).  Every row is then read by one worker, not
- * partly by each: with target splits both paid about 25 ns for every
- * fired row, so a second thread did not pay at 10k.  Only where step 5
- * adds nothing but 16-bit units (every row uniform), since the int64
- * sums and the candidate bits have one writer per range, and only where
- * a copy is small, since each worker's adds then range over all of it. */
+ * c->units16 or c->units (fold_units).  Every row is then read by one
+ * worker, not partly by each: with target splits both paid about 25 ns
+ * for every fired row, so a second thread did not pay at 10k.  Only
+ * where step 5 adds nothing but 16-bit or tagged units (every row
+ * uniform), since the int64 sums and the candidate bits have one writer
+ * per range, and only where a copy is small, since each worker's adds
+ * then range over all of it. */
 static bool sources_splittable(const struct cpu_backend *c)
 {
     const struct npu_net *net = c->net;
     size_t n = (size_t)c->n_words * WORD_BITS;
-    if (!c->u16 || c->split_mode == 1 ||
-        (c->split_mode == 0 && n * sizeof(uint16_t) > SPLIT_SOURCES_MAX_BYTES))
+    /* tagged units set no candidate bits either; plain int32 ones do */
+    if (!(c->u16 || c->units_k) || c->split_mode == 1 ||
+        (c->split_mode == 0 && n * units_bytes(c) > SPLIT_SOURCES_MAX_BYTES))
         return false;
     for (uint32_t a = 0; a < net->n_areas; a++) {
         const struct npu_area *ar = &net->areas[a];
@@ -1463,16 +1479,23 @@ static int split_sources(struct cpu_backend *c, bool splittable, struct npu_err 
     c->split_sources = splittable && c->n_workers > 1;
     atomic_init(&c->claim[0], 0);
     atomic_init(&c->claim[1], 0);
-    for (uint32_t v = 0; v < c->n_workers; v++)
+    for (uint32_t v = 0; v < c->n_workers; v++) {
         c->w[v].units16 = c->units16;
+        c->w[v].units = c->units;
+    }
     if (!c->split_sources)
         return NPU_OK;
-    uint16_t *more = alloc_zeroed(&c->more_mem, (c->n_workers - 1) * n * sizeof(uint16_t));
+    char *more = alloc_zeroed(&c->more_mem, (c->n_workers - 1) * n * units_bytes(c));
     if (!more)
         return npu_err_set(err, NPU_E_RESOURCE, "out of memory for the threads' units of %u neurons",
                            c->net->n_neurons);
-    for (uint32_t v = 1; v < c->n_workers; v++)
-        c->w[v].units16 = more + (v - 1) * n;
+    for (uint32_t v = 1; v < c->n_workers; v++) {
+        void *copy = more + (v - 1) * n * units_bytes(c);
+        if (c->u16)
+            c->w[v].units16 = copy;
+        else
+            c->w[v].units = copy;
+    }
     return NPU_OK;
 }
 

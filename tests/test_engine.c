@@ -1854,6 +1854,20 @@ static void test_thread_count_split_sources(void **state)
     npu_net_free(net);
 }
 
+/* The same with inhibitory synapses and an mp-driven area, which the CPU
+ * sums in tagged 32-bit units: split by sources, each worker's copy of
+ * those units is added into the one step 6 reads. */
+static void test_thread_count_split_tagged(void **state)
+{
+    (void)state;
+    struct npu_net *net = busy_net_kind(23, false, false);
+    struct sched sc = busy_sched(net->n_neurons, 300, 24);
+    static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
+    assert_thread_counts_agree(net, &sc, threads, batches, 4);
+    sched_free(&sc);
+    npu_net_free(net);
+}
+
 /* The same with a row longer than the CPU backend's 16-bit row splits
  * (more than 65535 synapses): the workers then find their slices of every
  * row by search, and 2 and 3 threads must still give 1 thread's run. */
@@ -2123,6 +2137,7 @@ int main(void)
         cmocka_unit_test(test_thread_count_invariant),
         cmocka_unit_test(test_thread_count_excitatory),
         cmocka_unit_test(test_thread_count_split_sources),
+        cmocka_unit_test(test_thread_count_split_tagged),
         cmocka_unit_test(test_thread_count_long_row),
         cmocka_unit_test(test_reference_model),
     };
