@@ -1808,6 +1808,21 @@ static void assert_thread_counts_agree(const struct npu_net *net, const struct s
     npu_state_free(&st0);
 }
 
+/* assert_thread_counts_agree for 1, 2, 3 and 5 threads on
+ * busy_net_kind(seed, excitatory, divided), with busy_sched's stimuli
+ * (seed + 1) and, with ranges, range stimuli too (seed + 2). */
+static void assert_busy_thread_counts(uint64_t seed, bool excitatory, bool divided, bool ranges)
+{
+    struct npu_net *net = busy_net_kind(seed, excitatory, divided);
+    struct sched sc = busy_sched(net->n_neurons, 300, seed + 1);
+    if (ranges)
+        sched_add_ranges(&sc, net->n_neurons, 80, seed + 2);
+    static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
+    assert_thread_counts_agree(net, &sc, threads, batches, 4);
+    sched_free(&sc);
+    npu_net_free(net);
+}
+
 /* Candidates are independent and FCL sums exact, so the thread count of
  * the CPU backend cannot change a bit: 1, 2, 3 and 5 threads (5 = one
  * 64-neuron word each on this 320-neuron network, so area boundaries fall
@@ -1815,12 +1830,7 @@ static void assert_thread_counts_agree(const struct npu_net *net, const struct s
 static void test_thread_count_invariant(void **state)
 {
     (void)state;
-    struct npu_net *net = busy_net(13);
-    struct sched sc = busy_sched(net->n_neurons, 300, 14);
-    static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
-    assert_thread_counts_agree(net, &sc, threads, batches, 4);
-    sched_free(&sc);
-    npu_net_free(net);
+    assert_busy_thread_counts(13, false, true, false);
 }
 
 /* The same on a network of excitatory synapses only, with range
@@ -1829,13 +1839,7 @@ static void test_thread_count_invariant(void **state)
 static void test_thread_count_excitatory(void **state)
 {
     (void)state;
-    struct npu_net *net = busy_net_kind(15, true, true);
-    struct sched sc = busy_sched(net->n_neurons, 300, 16);
-    sched_add_ranges(&sc, net->n_neurons, 80, 17);
-    static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
-    assert_thread_counts_agree(net, &sc, threads, batches, 4);
-    sched_free(&sc);
-    npu_net_free(net);
+    assert_busy_thread_counts(15, true, true, true);
 }
 
 /* The same where no row is divided either: the CPU's threads may then
@@ -1845,13 +1849,7 @@ static void test_thread_count_excitatory(void **state)
 static void test_thread_count_split_sources(void **state)
 {
     (void)state;
-    struct npu_net *net = busy_net_kind(18, true, false);
-    struct sched sc = busy_sched(net->n_neurons, 300, 19);
-    sched_add_ranges(&sc, net->n_neurons, 80, 20);
-    static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
-    assert_thread_counts_agree(net, &sc, threads, batches, 4);
-    sched_free(&sc);
-    npu_net_free(net);
+    assert_busy_thread_counts(18, true, false, true);
 }
 
 /* The same with inhibitory synapses and an mp-driven area, which the CPU
@@ -1860,12 +1858,7 @@ static void test_thread_count_split_sources(void **state)
 static void test_thread_count_split_tagged(void **state)
 {
     (void)state;
-    struct npu_net *net = busy_net_kind(23, false, false);
-    struct sched sc = busy_sched(net->n_neurons, 300, 24);
-    static const uint32_t threads[] = { 1, 2, 3, 5 }, batches[] = { 7, 7, 1, 7 };
-    assert_thread_counts_agree(net, &sc, threads, batches, 4);
-    sched_free(&sc);
-    npu_net_free(net);
+    assert_busy_thread_counts(23, false, false, false);
 }
 
 /* The same with a row longer than the CPU backend's 16-bit row splits
