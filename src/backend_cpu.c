@@ -50,10 +50,10 @@
  * burst (after step 6), then the caller's thread copies the fires out.
  *
  * Where step 5 adds only into small 16-bit or tagged units
- * (split_sources), the threads split the fired sources instead: each propagates its own
- * range's fires, whole rows, into its own copy of the units, and after a
- * second barrier each adds the copies for its range (fold_units).  Whole
- * integer sums again, so the same bits. */
+ * (split_sources), the threads split the fired sources instead: each
+ * claims chunks of all the fires and propagates whole rows into its own
+ * copy of the units, and after a second barrier each adds the copies for
+ * its range (fold_units).  Whole integer sums again, so the same bits. */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +99,7 @@
 /* The largest units (16-bit or tagged) for which the workers split the
  * sources (split_sources): each adds into its own copy of all of them. */
 #define SPLIT_SOURCES_MAX_BYTES (256u << 10)
-/* Fires a worker claims at a time with split_sources. */
+/* The fewest fires a worker claims at a time with split_sources. */
 #define SPLIT_CHUNK 32
 /* How many fired sources ahead propagation prefetches a row. */
 #define ROW_PREFETCH_AHEAD 4
@@ -194,9 +194,10 @@ struct cpu_backend {
                                     * narrow, the sums hold only stimuli and divided
                                     * contributions, so most words' are all zero) */
     uint16_t *units16;             /* with u16: the units in 16 bits, zero outside a burst */
-    bool split_sources;            /* with u16: workers split the fired sources, not the
-                                    * targets (see fold_units) */
-    struct zeroed more_mem;        /* with split_sources: workers 1.. 's copies of units16 */
+    bool split_sources;            /* with u16 or tagged units: the workers split the fired
+                                    * sources, not the targets (see split_sources()) */
+    struct zeroed more_mem;        /* with split_sources: the copies of the units that
+                                    * workers 1, 2, ... add into */
     int split_mode;                /* NPUSIM_CPU_SPLIT: 0 auto, 1 targets, 2 sources */
     bool narrow;                   /* uniform contributions go to units, not sum */
     uint32_t u16_room;             /* with u16: 65535 - the synapses' bound, the units a burst's
@@ -1407,16 +1408,17 @@ static void *alloc_zeroed(struct zeroed *z, size_t bytes)
     return z->p;
 }
 
-/* c->row_split for the workers' ranges: one search per source and
- * thread boundary here instead of one per fired source and boundary in
- * every burst.  None with one worker, or where a row is too long for the
- * 16-bit offsets (the bursts search instead). */
 /* The bytes of one neuron's units word. */
 static size_t units_bytes(const struct cpu_backend *c)
 {
     return c->u16 ? sizeof(uint16_t) : sizeof(int32_t);
 }
 
+/* c->row_split for the workers' ranges: one search per source and
+ * thread boundary here instead of one per fired source and boundary in
+ * every burst.  None with one worker or split_sources (whole rows), or
+ * where a row is too long for the 16-bit offsets (the bursts search
+ * instead). */
 static int make_row_splits(struct cpu_backend *c, struct npu_err *err)
 {
     const struct npu_net *net = c->net;
@@ -1443,10 +1445,10 @@ static int make_row_splits(struct cpu_backend *c, struct npu_err *err)
     return NPU_OK;
 }
 
-/* Whether the workers split the fired sources instead of the targets
- * (split_sources), and their copies of the units if so.  Each worker then
- * propagates its own fires, whole rows, into a copy of all the units,
- * and after a barrier adds the others' copies for its range into
+/* Whether the workers may split the fired sources instead of the targets
+ * (split_sources).  Each worker then claims chunks of all the fires and
+ * propagates whole rows into its own copy of all the units, and after a
+ * barrier adds the others' copies for its range into
  * c->units16 or c->units (fold_units).  Every row is then read by one
  * worker, not partly by each: with target splits both paid about 25 ns
  * for every fired row, so a second thread did not pay at 10k.  Only
@@ -1692,11 +1694,9 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
         return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_DENSE is '%s', not always or never",
                            dense);
     }
-    /* NPUSIM_CPU_UNITS=off sums everything in int64, =int32 in plain int32
-     * units (never tagged), =tagged in tagged int32 units (never 16 bits),
-     * so the engine tests hold each path to every rule as well. */
-    /* NPUSIM_CPU_SPLIT=targets or =sources: how threads share step 5,
-     * whatever the size, so the tests run both */
+    /* NPUSIM_CPU_SPLIT=targets or =sources: how threads share step 5
+     * (sources wherever the units allow it, whatever their size), so the
+     * tests run both */
     const char *split = getenv("NPUSIM_CPU_SPLIT");
     c->split_mode = !split || !*split ? 0 : strcmp(split, "targets") == 0 ? 1
                     : strcmp(split, "sources") == 0 ? 2 : -1;
@@ -1705,6 +1705,9 @@ static int cpu_create(const struct npu_backend_cfg *cfg, struct npu_backend **ou
         return npu_err_set(err, NPU_E_USAGE, "NPUSIM_CPU_SPLIT is '%s', not targets or sources",
                            split);
     }
+    /* NPUSIM_CPU_UNITS=off sums everything in int64, =int32 in plain int32
+     * units (never tagged), =tagged in tagged int32 units (never 16 bits),
+     * so the engine tests hold each path to every rule as well. */
     const char *units = getenv("NPUSIM_CPU_UNITS");
     c->units_mode = !units || !*units ? 0 : strcmp(units, "off") == 0 ? 1
                   : strcmp(units, "int32") == 0 ? 2 : strcmp(units, "tagged") == 0 ? 3 : -1;
