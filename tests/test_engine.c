@@ -1554,7 +1554,8 @@ static uint64_t lcg(uint64_t *s)
 
 /* A busy network that uses every feature, and its stimuli. */
 /* excitatory: no inhibitory synapse and no mp-driven psp, so that the CPU
- * sums the uniform input in 16-bit units */
+ * sums the uniform input in 16-bit units; divided: area 0 divides a fire's
+ * drive among its synapses (so its rows add into the int64 sums) */
 static struct npu_net *busy_net_kind(uint64_t seed, bool excitatory, bool divided)
 {
     enum { NA = 4, PER = 80 };
