@@ -683,6 +683,20 @@ dynamics_word_body(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
     }
 }
 
+/* Whether area a's fires take a draw: not when it fires whenever it
+ * reaches its threshold (excitability 1) or never (0). */
+static inline bool area_draws(const struct npu_area *a)
+{
+    return !(a->excitability >= 0.999f) && a->excitability > 0.0f;
+}
+
+/* Whether area a has neither a consecutive fire limit nor a threshold
+ * limit. */
+static inline bool area_plain(const struct npu_area *a)
+{
+    return !npu_cfl_limited(a->cfl) && !a->has_limit;
+}
+
 /* The portable version, and where the compiler can make one the AVX-512
  * version (x86-64-v4 converts int64 to float in vector registers; AVX2
  * cannot, so it would gain nothing).  cpu_create picks one, as dav1d fills
@@ -696,8 +710,7 @@ dynamics_word_kind(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
      * without a conditional store, and an area that fires whenever it
      * reaches its threshold (excitability 1, or 0 that never fires) does
      * not hash every lane for a draw it does not use */
-    bool draws = !(a->excitability >= 0.999f) && a->excitability > 0.0f;
-    bool plain = !npu_cfl_limited(a->cfl) && !a->has_limit;
+    bool draws = area_draws(a), plain = area_plain(a);
     if (live && draws)
         dynamics_word_body(c, a, i0, bits, true, true, false, u16, b, fired, fire_mp);
     else if (draws)
@@ -812,8 +825,7 @@ __attribute__((target("arch=x86-64-v4")))
 static uint64_t dynamics_word_avx512(struct cpu_backend *c, const struct npu_area *a, uint32_t i0,
                                      uint64_t bits, bool live, uint32_t b, float *fire_mp)
 {
-    bool draws = !(a->excitability >= 0.999f) && a->excitability > 0.0f;
-    if (!draws && !npu_cfl_limited(a->cfl) && !a->has_limit)
+    if (!area_draws(a) && area_plain(a))
         return dynamics_word_plain(c, a, i0, bits, live, fire_mp);
     uint8_t fired[WORD_BITS];
     dynamics_word_live(c, a, i0, bits, live, b, fired, fire_mp);
